@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package mailfs needs to build and test. Idempotent.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+# Keep package scripts from starting a system-wide dovecot on 143/993.
+created_policy=0
+if [ ! -x /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod 755 /usr/sbin/policy-rc.d
+  created_policy=1
+fi
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+  cmake g++ make pkg-config libgtest-dev libgmock-dev \
+  libfuse3-dev fuse3 libetpan-dev libpff-dev libbfio-dev pff-tools pst-utils \
+  libssl-dev dovecot-imapd attr rsync python3 openssl procps >/dev/null
+if [ "$created_policy" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
