@@ -43,8 +43,10 @@ std::string Redacted(std::string_view user_data);
 
 }  // namespace mailfs
 
-#define LOG(level)                                                       \
-  if (::mailfs::LogLevel::level == ::mailfs::LogLevel::kDebug &&         \
-      !::mailfs::GetLogConfig().debug) {                                 \
-  } else                                                                 \
-    ::mailfs::LogLine(::mailfs::LogLevel::level)
+// A for-statement (not an if) so that `if (x) LOG(...) << y; else ...` parses
+// as written.
+#define LOG(level)                                                                   \
+  for (bool mailfs_log_once_ = ::mailfs::LogLevel::level != ::mailfs::LogLevel::kDebug || \
+                               ::mailfs::GetLogConfig().debug;                          \
+       mailfs_log_once_; mailfs_log_once_ = false)                                      \
+  ::mailfs::LogLine(::mailfs::LogLevel::level)

@@ -1,0 +1,1380 @@
+#include "fs/filesystem.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <set>
+
+#include "backends/log.h"
+#include "backends/mime/header_decode.h"
+#include "backends/mime/parser.h"
+#include "backends/mime/renderer.h"
+#include "backends/sha256.h"
+#include "fs/naming.h"
+#include "fs/staging.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+namespace mailfs::fs {
+
+// One committed message as listed.
+struct Filesystem::MessageState {
+  MessageKey key;
+  std::uint64_t size = 0;
+  std::int64_t mtime = 0;
+  Flags flags;
+  std::string base;        // "<date> <subject> [<key>]"
+  std::string sha256_hex;  // of the served bytes; "" until needed
+  std::string message_id;
+  bool unreadable = false;
+  std::string error;
+  BlobPtr canonical;       // view=canonical: the rendering (file-backed)
+};
+
+// A file being written (design.md §6). Belongs to the node, not the handle.
+struct Filesystem::Staging {
+  std::shared_ptr<StagingFile> file;
+  bool dirty = false;       // written since the last commit
+  int write_errno = 0;      // a failed write: every FLUSH returns it
+  Errc write_error = Errc::kIo;
+  std::string write_message;
+  std::optional<std::int64_t> mtime;
+  std::optional<Flags> flags;
+  std::shared_ptr<MessageState> replaces;  // overwrite of this committed message
+};
+
+struct Filesystem::Node {
+  enum class Kind { kFolder, kMessage, kStaged };
+  Kind kind = Kind::kFolder;
+  Ino ino = 0;
+  Ino parent = 0;
+  std::string name;  // current name in parent
+  std::uint64_t nlookup = 0;
+  std::uint64_t open_handles = 0;
+
+  // Folders.
+  FolderId folder;
+  bool virtual_dot = false;  // a dot-folder: exists only in the mount (§6)
+  bool selectable = true;
+  std::string special_use;
+  bool listed = false;
+  std::shared_ptr<std::mutex> load_mu = std::make_shared<std::mutex>();
+  std::map<std::string, Ino> entries;   // visible names
+  std::map<std::string, Ino> aliases;   // written names that still resolve
+  std::vector<Ino> messages;            // committed message nodes
+
+  // Messages and staged files.
+  std::shared_ptr<MessageState> msg;
+  std::shared_ptr<Staging> staging;
+};
+
+struct Filesystem::Handle {
+  Ino ino = 0;
+  bool write = false;
+  bool wrote = false;  // this handle wrote since the last commit
+  BlobPtr blob;        // read handles of committed messages: fetched lazily
+  std::mutex mu;       // guards blob
+};
+
+namespace {
+
+std::int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool IsDotName(const std::string& name) { return !name.empty() && name[0] == '.'; }
+
+constexpr const char* kSystemFlags[] = {"\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"};
+
+std::string AsciiLower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+std::string Filesystem::FormatFlags(const Flags& flags) {
+  std::vector<std::string> out;
+  for (const char* sys : kSystemFlags) {
+    for (const auto& f : flags) {
+      if (AsciiLower(f) == AsciiLower(sys)) {
+        out.emplace_back(sys);
+        break;
+      }
+    }
+  }
+  std::set<std::string> keywords;
+  for (const auto& f : flags) {
+    if (!f.empty() && f[0] != '\\') keywords.insert(f);
+  }
+  out.insert(out.end(), keywords.begin(), keywords.end());
+  std::string s;
+  for (const auto& f : out) {
+    if (!s.empty()) s.push_back(' ');
+    s += f;
+  }
+  return s;
+}
+
+Flags Filesystem::ParseFlags(const std::string& text) {
+  Flags flags;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\0')) ++i;
+    std::size_t start = i;
+    while (i < text.size() && !(text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\0')) ++i;
+    if (start == i) continue;
+    std::string tok = text.substr(start, i - start);
+    if (tok[0] == '\\') {
+      std::string lower = AsciiLower(tok);
+      if (lower == "\\deleted") throw Error(Errc::kInvalid, "\\Deleted cannot be set: use unlink");
+      if (lower == "\\recent") continue;
+      bool known = false;
+      for (const char* sys : kSystemFlags) {
+        if (lower == AsciiLower(sys)) {
+          flags.emplace_back(sys);
+          known = true;
+        }
+      }
+      if (!known) throw Error(Errc::kInvalid, "unknown system flag " + tok);
+    } else {
+      for (unsigned char c : tok) {
+        if (c < 0x21 || c > 0x7e || c == '(' || c == ')' || c == '{' || c == '%' || c == '*' || c == '"' ||
+            c == ']') {
+          throw Error(Errc::kInvalid, "invalid keyword " + tok);
+        }
+      }
+      flags.push_back(tok);
+    }
+  }
+  std::sort(flags.begin(), flags.end());
+  flags.erase(std::unique(flags.begin(), flags.end()), flags.end());
+  return flags;
+}
+
+Filesystem::Filesystem(std::unique_ptr<Backend> backend, Options options)
+    : backend_(std::move(backend)), options_(std::move(options)), caps_(backend_->GetCapabilities()) {
+  if (options_.canonical_view) options_.writable = false;
+  if (options_.writable && !caps_.writable) options_.writable = false;
+  staging_dir_ = options_.cache_dir.empty() ? std::string("/tmp") : options_.cache_dir + "/staging";
+  if (!options_.cache_dir.empty()) {
+    ::mkdir(options_.cache_dir.c_str(), 0700);
+    ::mkdir(staging_dir_.c_str(), 0700);
+    ::mkdir((options_.cache_dir + "/canonical").c_str(), 0700);
+  }
+  auto root = std::make_unique<Node>();
+  root->kind = Node::Kind::kFolder;
+  root->folder = backend_->Root();
+  root->selectable = caps_.folders_hold_messages_at_root;
+  root->nlookup = 1;
+  std::lock_guard<std::mutex> lock(mu_);
+  Ino ino = NewNode(std::move(root));
+  folder_inos_[backend_->Root().value] = ino;
+}
+
+Filesystem::~Filesystem() = default;
+
+Ino Filesystem::NewNode(std::unique_ptr<Node> node) {
+  Ino ino = next_ino_++;
+  node->ino = ino;
+  nodes_[ino] = std::move(node);
+  return ino;
+}
+
+Filesystem::Node& Filesystem::Get(Ino ino) {
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end()) throw Error(Errc::kNotFound, "stale inode " + std::to_string(ino));
+  return *it->second;
+}
+
+Filesystem::Node* Filesystem::FindChild(Node& dir, const std::string& name) {
+  auto it = dir.entries.find(name);
+  if (it == dir.entries.end()) {
+    it = dir.aliases.find(name);
+    if (it == dir.aliases.end()) return nullptr;
+  }
+  auto n = nodes_.find(it->second);
+  return n == nodes_.end() ? nullptr : n->second.get();
+}
+
+void Filesystem::RequireWritable() const {
+  if (!options_.writable) throw Error(Errc::kReadOnly, "read-only mount");
+}
+
+std::string Filesystem::PathOf(const Node& node) const {
+  std::string path;
+  const Node* n = &node;
+  while (n->ino != kRootIno) {
+    path = "/" + n->name + path;
+    auto it = nodes_.find(n->parent);
+    if (it == nodes_.end()) break;
+    n = it->second.get();
+  }
+  return path.empty() ? "/" : path;
+}
+
+bool Filesystem::IsDotContext(const Node& dir, const std::string& name) const {
+  return IsDotName(name) || dir.virtual_dot;
+}
+
+Attr Filesystem::MakeAttr(const Node& node) const {
+  Attr a;
+  a.ino = node.ino;
+  a.uid = options_.uid;
+  a.gid = options_.gid;
+  mode_t widen = static_cast<mode_t>(~options_.umask & 0777);
+  if (node.kind == Node::Kind::kFolder) {
+    a.is_dir = true;
+    mode_t base = options_.writable ? 0700 : 0500;
+    a.mode = S_IFDIR | ((base | (widen & (options_.writable ? 0777 : 0555))) & 07777);
+    a.nlink = 2;
+    return a;
+  }
+  mode_t base = options_.writable ? 0600 : 0400;
+  a.mode = S_IFREG | ((base | (widen & (options_.writable ? 0666 : 0444))) & 07777);
+  if (node.kind == Node::Kind::kStaged) {
+    a.size = node.staging->file->Size();
+    a.mtime = node.staging->mtime.value_or(node.msg ? node.msg->mtime : NowSeconds());
+  } else {
+    a.size = node.msg->size;
+    a.mtime = node.msg->mtime;
+  }
+  return a;
+}
+
+// ---------------------------------------------------------------------------
+// Listing and naming.
+
+std::shared_ptr<Filesystem::MessageState> Filesystem::MakeMessageState(const MessageInfo& info,
+                                                                       const FolderId& folder) {
+  auto m = std::make_shared<MessageState>();
+  m->key = info.key;
+  m->mtime = info.internal_date;
+  m->flags = info.flags;
+  m->unreadable = info.unreadable;
+  m->error = info.error;
+  if (m->unreadable) return m;
+  try {
+    std::string headers = info.headers;
+    if (options_.canonical_view) {
+      // Rendered once, kept on disk under the renderer version (design §4, §5).
+      std::string id = Sha256Hex(backend_->Describe() + "\n" + folder.value + "\n" + info.key.value + "\n" +
+                                 std::to_string(mime::kRendererVersion));
+      std::string path = options_.cache_dir + "/canonical/" + id + ".eml";
+      int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        BlobPtr raw = backend_->Fetch(folder, info.key);
+        std::string bytes = ReadAll(*raw);
+        std::string rendered = mime::RenderToString(mime::Parse(bytes), mime::RenderOptions{});
+        std::string tmp = path + ".tmp" + std::to_string(::getpid());
+        int wfd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (wfd < 0) ThrowErrno(Errc::kIo, "cannot write " + tmp, errno);
+        std::size_t done = 0;
+        while (done < rendered.size()) {
+          ssize_t w = ::write(wfd, rendered.data() + done, rendered.size() - done);
+          if (w < 0) {
+            int e = errno;
+            ::close(wfd);
+            ThrowErrno(Errc::kIo, "cannot write " + tmp, e);
+          }
+          done += static_cast<std::size_t>(w);
+        }
+        ::close(wfd);
+        if (::rename(tmp.c_str(), path.c_str()) != 0) ThrowErrno(Errc::kIo, "cannot rename " + tmp, errno);
+        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) ThrowErrno(Errc::kIo, "cannot open " + path, errno);
+      }
+      struct stat st;
+      ::fstat(fd, &st);
+      auto owner = std::shared_ptr<int>(new int(fd), [](int* p) {
+        ::close(*p);
+        delete p;
+      });
+      m->canonical = std::make_shared<FileRangeBlob>(owner, fd, 0, static_cast<std::uint64_t>(st.st_size), path);
+      std::string head(std::min<std::uint64_t>(static_cast<std::uint64_t>(st.st_size), 65536), '\0');
+      head.resize(m->canonical->ReadAt(0, head.data(), head.size()));
+      headers = std::string(mime::HeaderBlock(head));
+      m->size = static_cast<std::uint64_t>(st.st_size);
+    } else if (headers.empty() || !info.size) {
+      BlobPtr raw = backend_->Fetch(folder, info.key);
+      m->size = raw->Size();
+      std::string head(std::min<std::uint64_t>(m->size, 65536), '\0');
+      head.resize(raw->ReadAt(0, head.data(), head.size()));
+      if (headers.empty()) headers = std::string(mime::HeaderBlock(head));
+    } else {
+      m->size = *info.size;
+    }
+    m->base = MessageBaseName(headers, m->mtime);
+    if (auto mid = mime::FirstHeader(headers, "Message-ID")) m->message_id = mime::MessageIdToken(*mid);
+  } catch (const Error& e) {
+    m->unreadable = true;
+    m->error = e.what();
+  }
+  if (m->unreadable) LOG(kWarning) << "unreadable message " << info.key.value << ": " << m->error;
+  return m;
+}
+
+BlobPtr Filesystem::FetchServed(const FolderId& folder, const MessageState& msg) {
+  if (msg.unreadable) throw Error(Errc::kCorrupt, msg.error);
+  if (msg.canonical) return msg.canonical;
+  return backend_->Fetch(folder, msg.key);
+}
+
+void Filesystem::LoadFolder(Ino ino) {
+  FolderId folder;
+  bool selectable = true;
+  bool virtual_dot = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Node& dir = Get(ino);
+    folder = dir.folder;
+    selectable = dir.selectable;
+    virtual_dot = dir.virtual_dot;
+  }
+  std::vector<FolderInfo> subfolders;
+  std::vector<std::shared_ptr<MessageState>> messages;
+  if (!virtual_dot) {
+    subfolders = backend_->ListFolders(folder);
+    if (selectable) {
+      for (const MessageInfo& info : backend_->ListMessages(folder)) {
+        messages.push_back(MakeMessageState(info, folder));
+      }
+    }
+    // Hashes of colliding messages (only they need their bytes hashed).
+    std::map<std::string, int> counts;
+    for (const auto& m : messages) {
+      if (!m->unreadable) ++counts[m->base];
+    }
+    for (auto& m : messages) {
+      if (m->unreadable || counts[m->base] < 2) continue;
+      try {
+        m->sha256_hex = Sha256HexOfBlob(*FetchServed(folder, *m));
+      } catch (const Error& e) {
+        m->unreadable = true;
+        m->error = e.what();
+      }
+    }
+  }
+  std::vector<std::pair<Ino, std::string>> gone;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Node& dir = Get(ino);
+    if (dir.listed) return;
+    for (const FolderInfo& fi : subfolders) {
+      std::string name = EscapeFolderName(fi.name);
+      Ino child;
+      auto it = folder_inos_.find(fi.id.value);
+      if (it != folder_inos_.end() && nodes_.count(it->second) != 0) {
+        child = it->second;
+      } else {
+        auto node = std::make_unique<Node>();
+        node->kind = Node::Kind::kFolder;
+        node->folder = fi.id;
+        child = NewNode(std::move(node));
+        folder_inos_[fi.id.value] = child;
+      }
+      Node& c = Get(child);
+      c.parent = ino;
+      c.name = name;
+      c.selectable = fi.selectable;
+      c.special_use = fi.special_use;
+      dir.entries[name] = child;
+    }
+    for (auto& m : messages) {
+      auto key = std::make_pair(folder.value, m->key.value);
+      Ino child;
+      auto it = msg_inos_.find(key);
+      if (it != msg_inos_.end() && nodes_.count(it->second) != 0) {
+        child = it->second;
+      } else {
+        auto node = std::make_unique<Node>();
+        node->kind = Node::Kind::kMessage;
+        child = NewNode(std::move(node));
+        msg_inos_[key] = child;
+      }
+      Node& c = Get(child);
+      c.parent = ino;
+      c.msg = m;
+      dir.messages.push_back(child);
+    }
+    RecomputeNames(dir, &gone);
+    dir.listed = true;
+  }
+  FlushInvalidations(gone);
+}
+
+Filesystem::Node& Filesystem::EnsureListed(Ino ino, Lock& lock) {
+  Node* dir = &Get(ino);
+  if (dir->kind != Node::Kind::kFolder) throw Error(Errc::kNotDir, "not a folder");
+  if (dir->listed) return *dir;
+  auto load_mu = dir->load_mu;
+  lock.unlock();
+  {
+    std::lock_guard<std::mutex> load_lock(*load_mu);
+    LoadFolder(ino);
+  }
+  lock.lock();
+  return Get(ino);
+}
+
+void Filesystem::RecomputeNames(Node& dir, std::vector<std::pair<Ino, std::string>>* gone) {
+  // Remove old message names, keep folders and staged entries.
+  std::map<std::string, Ino> old_names;
+  for (auto it = dir.entries.begin(); it != dir.entries.end();) {
+    auto n = nodes_.find(it->second);
+    if (n != nodes_.end() && n->second->kind == Node::Kind::kMessage) {
+      old_names[it->first] = it->second;
+      it = dir.entries.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::map<std::string, std::vector<Node*>> by_base;
+  for (Ino m : dir.messages) {
+    Node& n = Get(m);
+    if (n.msg->unreadable) {
+      n.name = UnreadableName(n.msg->key.value);
+      dir.entries[n.name] = m;
+    } else {
+      by_base[n.msg->base].push_back(&n);
+    }
+  }
+  for (auto& [base, group] : by_base) {
+    if (group.size() == 1) {
+      group[0]->name = UniqueName(base);
+      dir.entries[group[0]->name] = group[0]->ino;
+      continue;
+    }
+    std::sort(group.begin(), group.end(), [](const Node* a, const Node* b) {
+      if (a->msg->sha256_hex != b->msg->sha256_hex) return a->msg->sha256_hex < b->msg->sha256_hex;
+      return a->msg->key.value < b->msg->key.value;
+    });
+    std::map<std::string, int> dup;
+    for (Node* n : group) {
+      int index = ++dup[n->msg->sha256_hex];
+      n->name = CollisionName(base, n->msg->sha256_hex, index);
+      dir.entries[n->name] = n->ino;
+    }
+  }
+  if (gone != nullptr) {
+    for (const auto& [name, ino] : old_names) {
+      auto it = dir.entries.find(name);
+      if (it == dir.entries.end() || it->second != ino) gone->emplace_back(dir.ino, name);
+    }
+  }
+}
+
+void Filesystem::EnsureHashes(Ino dir_ino, const std::string& base) {
+  std::vector<std::pair<FolderId, std::shared_ptr<MessageState>>> todo;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Node& dir = Get(dir_ino);
+    for (Ino m : dir.messages) {
+      Node& n = Get(m);
+      if (!n.msg->unreadable && n.msg->base == base && n.msg->sha256_hex.empty()) {
+        todo.emplace_back(dir.folder, n.msg);
+      }
+    }
+  }
+  for (auto& [folder, msg] : todo) {
+    std::string h = Sha256HexOfBlob(*FetchServed(folder, *msg));
+    std::lock_guard<std::mutex> lock(mu_);
+    msg->sha256_hex = h;
+  }
+}
+
+void Filesystem::FlushInvalidations(std::vector<std::pair<Ino, std::string>>& gone) {
+  if (invalidator_ == nullptr) return;
+  for (const auto& [parent, name] : gone) invalidator_->InvalidateEntry(parent, name);
+  gone.clear();
+}
+
+void Filesystem::DropNodeIfUnused(Ino ino) {
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end() || ino == kRootIno) return;
+  Node& n = *it->second;
+  if (n.nlookup > 0 || n.open_handles > 0) return;
+  // Still reachable from its parent's listing?
+  auto p = nodes_.find(n.parent);
+  if (p != nodes_.end()) {
+    for (const auto& [name, child] : p->second->entries) {
+      if (child == ino) return;
+    }
+    for (const auto& [name, child] : p->second->aliases) {
+      if (child == ino) return;
+    }
+  }
+  if (n.kind == Node::Kind::kFolder) {
+    if (!n.entries.empty()) return;
+    folder_inos_.erase(n.folder.value);
+  } else if (n.kind == Node::Kind::kMessage && p != nodes_.end()) {
+    msg_inos_.erase({p->second->folder.value, n.msg->key.value});
+  }
+  nodes_.erase(it);
+}
+
+// ---------------------------------------------------------------------------
+// Lookup and attributes.
+
+Attr Filesystem::Lookup(Ino parent, const std::string& name) {
+  Lock lock(mu_);
+  Node& dir = EnsureListed(parent, lock);
+  Node* child = FindChild(dir, name);
+  if (child == nullptr) throw Error(Errc::kNotFound, "no such entry");
+  ++child->nlookup;
+  return MakeAttr(*child);
+}
+
+void Filesystem::Forget(Ino ino, std::uint64_t count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end()) return;
+  Node& n = *it->second;
+  n.nlookup = count > n.nlookup ? 0 : n.nlookup - count;
+  DropNodeIfUnused(ino);
+}
+
+void Filesystem::AddLookup(Ino ino) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++Get(ino).nlookup;
+}
+
+Attr Filesystem::GetAttr(Ino ino) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return MakeAttr(Get(ino));
+}
+
+Attr Filesystem::SetAttr(Ino ino, const SetAttrRequest& request) {
+  Lock lock(mu_);
+  Node* node = &Get(ino);
+  if (!options_.writable) {
+    if (request.mtime || request.size) throw Error(Errc::kReadOnly, "read-only mount");
+    return MakeAttr(*node);  // chmod/chown on a read-only mount: the kernel's ro flag refuses first
+  }
+  if (node->kind == Node::Kind::kFolder) return MakeAttr(*node);  // folder times, modes: ignored
+  if (request.size) {
+    if (node->kind == Node::Kind::kMessage) {
+      if (*request.size == node->msg->size) {
+        // nothing to do
+      } else {
+        // Truncating a committed message outside an open handle: stage an
+        // overwrite holding the truncated bytes.
+        auto staging = std::make_shared<Staging>();
+        staging->file = std::make_shared<StagingFile>(staging_dir_);
+        staging->replaces = node->msg;
+        Node& dir = Get(node->parent);
+        FolderId folder = dir.folder;
+        auto msg = node->msg;
+        lock.unlock();
+        if (*request.size > 0) {
+          BlobPtr old = FetchServed(folder, *msg);
+          std::vector<char> buf(1 << 20);
+          std::uint64_t off = 0;
+          while (off < *request.size) {
+            std::size_t got = old->ReadAt(off, buf.data(), std::min<std::uint64_t>(buf.size(), *request.size - off));
+            if (got == 0) break;
+            staging->file->WriteAt(off, buf.data(), got);
+            off += got;
+          }
+        }
+        staging->file->Truncate(*request.size);
+        staging->dirty = true;
+        lock.lock();
+        node = &Get(ino);
+        node->kind = Node::Kind::kStaged;
+        node->staging = staging;
+      }
+    } else {
+      node->staging->file->Truncate(*request.size);
+      node->staging->dirty = true;
+    }
+  }
+  if (request.mtime) {
+    if (node->kind == Node::Kind::kStaged) {
+      node->staging->mtime = *request.mtime;
+    } else if (node->msg->mtime != *request.mtime) {
+      if (!caps_.can_set_internal_date) throw Error(Errc::kReadOnly, "the store cannot change internal dates");
+      Node& dir = Get(node->parent);
+      FolderId folder = dir.folder;
+      auto msg = node->msg;
+      lock.unlock();
+      MessageKey key = backend_->SetInternalDate(folder, msg->key, *request.mtime);
+      lock.lock();
+      node = &Get(ino);
+      if (key.value != msg->key.value) {
+        msg_inos_.erase({folder.value, msg->key.value});
+        msg_inos_[{folder.value, key.value}] = ino;
+      }
+      msg->key = key;
+      msg->mtime = *request.mtime;
+      // A message without Date: is named by its internal date.
+      std::vector<std::pair<Ino, std::string>> gone;
+      std::string before = msg->base;
+      try {
+        BlobPtr b = FetchServed(folder, *msg);
+        std::string head(std::min<std::uint64_t>(b->Size(), 65536), '\0');
+        lock.unlock();
+        head.resize(b->ReadAt(0, head.data(), head.size()));
+        lock.lock();
+        node = &Get(ino);
+        msg->base = MessageBaseName(mime::HeaderBlock(head), msg->mtime);
+      } catch (const Error& e) {
+        LOG(kWarning) << "cannot re-read " << key.value << ": " << e.what();
+      }
+      if (msg->base != before) {
+        Node& d = Get(node->parent);
+        // The written name keeps resolving (§6).
+        d.aliases[node->name] = ino;
+        RecomputeNames(d, &gone);
+      }
+      lock.unlock();
+      FlushInvalidations(gone);
+      lock.lock();
+      node = &Get(ino);
+    }
+  }
+  return MakeAttr(*node);
+}
+
+std::vector<DirEntry> Filesystem::ReadDir(Ino ino) {
+  Lock lock(mu_);
+  Node& dir = EnsureListed(ino, lock);
+  std::vector<DirEntry> out;
+  out.reserve(dir.entries.size());
+  for (const auto& [name, child] : dir.entries) {
+    auto it = nodes_.find(child);
+    if (it == nodes_.end()) continue;
+    out.push_back(DirEntry{name, MakeAttr(*it->second)});
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Files.
+
+std::uint64_t Filesystem::Open(Ino ino, int flags) {
+  Lock lock(mu_);
+  Node* node = &Get(ino);
+  if (node->kind == Node::Kind::kFolder) throw Error(Errc::kIsDir, "is a folder");
+  bool write = (flags & O_ACCMODE) != O_RDONLY;
+  if (write) RequireWritable();
+  if (write && node->kind == Node::Kind::kMessage) {
+    if (node->msg->unreadable) throw Error(Errc::kCorrupt, node->msg->error);
+    // Overwrite of a committed message: stage it (§6 "Overwrite").
+    auto staging = std::make_shared<Staging>();
+    staging->replaces = node->msg;
+    Node& dir = Get(node->parent);
+    FolderId folder = dir.folder;
+    auto msg = node->msg;
+    lock.unlock();
+    staging->file = std::make_shared<StagingFile>(staging_dir_);
+    if ((flags & O_TRUNC) == 0) {
+      BlobPtr old = FetchServed(folder, *msg);
+      std::vector<char> buf(1 << 20);
+      std::uint64_t off = 0;
+      for (;;) {
+        std::size_t got = old->ReadAt(off, buf.data(), buf.size());
+        if (got == 0) break;
+        staging->file->WriteAt(off, buf.data(), got);
+        off += got;
+      }
+    }
+    lock.lock();
+    node = &Get(ino);
+    node->kind = Node::Kind::kStaged;
+    node->staging = staging;
+  } else if (write && (flags & O_TRUNC) != 0 && node->kind == Node::Kind::kStaged) {
+    node->staging->file->Truncate(0);
+    node->staging->dirty = true;
+  } else if (!write && node->kind == Node::Kind::kMessage && node->msg->unreadable) {
+    LOG(kError) << "cannot read " << Redacted(PathOf(*node)) << ": " << node->msg->error;
+    throw Error(Errc::kCorrupt, node->msg->error);
+  }
+  auto h = std::make_unique<Handle>();
+  h->ino = ino;
+  h->write = write;
+  std::uint64_t fh = next_fh_++;
+  handles_[fh] = std::move(h);
+  ++node->open_handles;
+  return fh;
+}
+
+bool Filesystem::IsCommittedMessage(Ino ino) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = nodes_.find(ino);
+  return it != nodes_.end() && it->second->kind == Node::Kind::kMessage;
+}
+
+std::size_t Filesystem::Read(std::uint64_t fh, std::uint64_t offset, char* buf, std::size_t size) {
+  Lock lock(mu_);
+  auto it = handles_.find(fh);
+  if (it == handles_.end()) throw Error(Errc::kInvalid, "bad file handle");
+  Handle* h = it->second.get();
+  Node& node = Get(h->ino);
+  if (node.kind == Node::Kind::kStaged) {
+    auto file = node.staging->file;
+    lock.unlock();
+    return file->ReadAt(offset, buf, size);
+  }
+  auto msg = node.msg;
+  FolderId folder = Get(node.parent).folder;
+  std::string path = PathOf(node);
+  lock.unlock();
+  BlobPtr blob;
+  {
+    std::lock_guard<std::mutex> hl(h->mu);
+    if (!h->blob) {
+      try {
+        h->blob = FetchServed(folder, *msg);
+      } catch (const Error& e) {
+        LOG(kError) << "cannot read " << Redacted(path) << " (" << msg->key.value << "): " << e.what();
+        throw;
+      }
+      if (h->blob->Size() != msg->size) {
+        std::string why = "size changed from " + std::to_string(msg->size) + " to " +
+                          std::to_string(h->blob->Size()) + " bytes";
+        LOG(kError) << "cannot read " << Redacted(path) << " (" << msg->key.value << "): " << why;
+        h->blob.reset();
+        throw Error(Errc::kCorrupt, why);
+      }
+    }
+    blob = h->blob;
+  }
+  try {
+    return blob->ReadAt(offset, buf, size);
+  } catch (const Error& e) {
+    LOG(kError) << "cannot read " << Redacted(path) << " (" << msg->key.value << "): " << e.what();
+    throw;
+  }
+}
+
+std::size_t Filesystem::Write(std::uint64_t fh, std::uint64_t offset, const char* data, std::size_t size) {
+  Lock lock(mu_);
+  auto it = handles_.find(fh);
+  if (it == handles_.end()) throw Error(Errc::kInvalid, "bad file handle");
+  Handle* h = it->second.get();
+  if (!h->write) throw Error(Errc::kInvalid, "not open for writing");
+  Node& node = Get(h->ino);
+  if (node.kind != Node::Kind::kStaged) throw Error(Errc::kInvalid, "message is not being written");
+  auto staging = node.staging;
+  h->wrote = true;
+  staging->dirty = true;
+  lock.unlock();
+  try {
+    staging->file->WriteAt(offset, data, size);
+  } catch (const Error& e) {
+    std::lock_guard<std::mutex> relock(mu_);
+    staging->write_errno = 1;
+    staging->write_error = e.code();
+    staging->write_message = e.what();
+    throw;
+  }
+  return size;
+}
+
+void Filesystem::Flush(std::uint64_t fh) {
+  Ino ino;
+  Ino dir_ino;
+  std::string name;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = handles_.find(fh);
+    if (it == handles_.end()) return;
+    Handle* h = it->second.get();
+    if (!h->write) return;
+    Node& node = Get(h->ino);
+    if (node.kind != Node::Kind::kStaged || node.parent == 0) return;
+    if (node.staging->write_errno != 0) {
+      throw Error(node.staging->write_error, "an earlier write failed: " + node.staging->write_message);
+    }
+    if (!h->wrote && !node.staging->dirty) return;
+    Node& dir = Get(node.parent);
+    if (IsDotContext(dir, node.name)) return;  // committed at rename (§6)
+    if (!h->wrote) return;
+    h->wrote = false;
+    ino = node.ino;
+    dir_ino = dir.ino;
+    name = node.name;
+  }
+  Commit(ino, dir_ino, name);
+}
+
+void Filesystem::Fsync(std::uint64_t fh) {
+  // Commits are durable when they return; a staged file is committed at
+  // FLUSH, so fsync has nothing left to do.
+  (void)fh;
+}
+
+void Filesystem::Release(std::uint64_t fh) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = handles_.find(fh);
+  if (it == handles_.end()) return;
+  Ino ino = it->second->ino;
+  handles_.erase(it);
+  auto n = nodes_.find(ino);
+  if (n == nodes_.end()) return;
+  if (n->second->open_handles > 0) --n->second->open_handles;
+  DropNodeIfUnused(ino);
+}
+
+Filesystem::Created Filesystem::Create(Ino parent, const std::string& name, int flags) {
+  RequireWritable();
+  if (name.size() > 255) throw Error(Errc::kInvalid, "name too long");
+  auto staging = std::make_shared<Staging>();
+  staging->file = std::make_shared<StagingFile>(staging_dir_);
+  Lock lock(mu_);
+  Node& dir = EnsureListed(parent, lock);
+  if (!dir.selectable && !dir.virtual_dot) throw Error(Errc::kPermission, "this folder cannot hold messages");
+  if (Node* existing = FindChild(dir, name)) {
+    if ((flags & O_EXCL) != 0) throw Error(Errc::kExists, "exists");
+    Ino ino = existing->ino;
+    lock.unlock();
+    std::uint64_t fh = Open(ino, flags | O_TRUNC);
+    std::lock_guard<std::mutex> relock(mu_);
+    Node& n = Get(ino);
+    ++n.nlookup;
+    return Created{MakeAttr(n), fh};
+  }
+  auto node = std::make_unique<Node>();
+  node->kind = Node::Kind::kStaged;
+  node->parent = parent;
+  node->name = name;
+  node->staging = staging;
+  node->nlookup = 1;
+  node->open_handles = 1;
+  Ino ino = NewNode(std::move(node));
+  Get(parent).entries[name] = ino;
+  auto h = std::make_unique<Handle>();
+  h->ino = ino;
+  h->write = true;
+  std::uint64_t fh = next_fh_++;
+  handles_[fh] = std::move(h);
+  return Created{MakeAttr(Get(ino)), fh};
+}
+
+// ---------------------------------------------------------------------------
+// Commit (design.md §6).
+
+void Filesystem::Commit(Ino ino, Ino dir_ino, const std::string& written_name) {
+  std::shared_ptr<Staging> staging;
+  FolderId folder;
+  std::string path;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Node& node = Get(ino);
+    staging = node.staging;
+    folder = Get(dir_ino).folder;
+    path = PathOf(Get(dir_ino)) + "/" + written_name;
+  }
+  auto fail = [&](const Error& e) {
+    LOG(kError) << "cannot store " << Redacted(path) << ": " << e.what();
+    // After a failed commit the written name no longer resolves (§6).
+    std::lock_guard<std::mutex> lock(mu_);
+    auto n = nodes_.find(ino);
+    if (n != nodes_.end()) {
+      Node& node = *n->second;
+      auto d = nodes_.find(node.parent);
+      if (d != nodes_.end()) {
+        auto e1 = d->second->entries.find(node.name);
+        if (e1 != d->second->entries.end() && e1->second == ino) d->second->entries.erase(e1);
+      }
+      if (node.staging) node.staging->dirty = false;
+      node.parent = 0;
+    }
+  };
+  PreparedMessage prepared;
+  try {
+    prepared = PrepareForCommit(staging->file, staging_dir_, options_.accept_incomplete);
+  } catch (const Error& e) {
+    fail(e);
+    throw;
+  }
+  Flags flags = staging->flags.value_or(Flags{});
+  std::int64_t date = staging->mtime.value_or(NowSeconds());
+  auto replaced = staging->replaces;
+  std::optional<MessageKey> key;
+  std::string base = MessageBaseName(prepared.header_block, date);
+  bool metadata_only = false;
+  try {
+    if (replaced && !replaced->unreadable) {
+      if (replaced->sha256_hex.empty()) replaced->sha256_hex = Sha256HexOfBlob(*FetchServed(folder, *replaced));
+      metadata_only = replaced->sha256_hex == prepared.sha256_hex;
+    }
+    if (metadata_only) {
+      if (FormatFlags(replaced->flags) != FormatFlags(flags)) backend_->SetFlags(folder, replaced->key, flags);
+      key = replaced->key;
+      if (replaced->mtime != date) key = backend_->SetInternalDate(folder, replaced->key, date);
+    } else {
+      key = backend_->Append(folder, *prepared.content, flags, date);
+      if (replaced) {
+        try {
+          backend_->Delete(folder, replaced->key);
+        } catch (const Error& e) {
+          LOG(kWarning) << "stored " << Redacted(path) << " but could not remove the message it replaces ("
+                        << replaced->key.value << "): " << e.what();
+        }
+      }
+    }
+  } catch (const Error& e) {
+    fail(e);
+    throw;
+  }
+  std::vector<std::pair<Ino, std::string>> gone;
+  if (!key) {
+    // The store cannot tell the new key: list the folder again.
+    std::lock_guard<std::mutex> lock(mu_);
+    Node& dir = Get(dir_ino);
+    Node& node = Get(ino);
+    dir.entries.erase(node.name);
+    dir.aliases[written_name] = ino;
+    node.kind = Node::Kind::kMessage;
+    node.staging.reset();
+    auto m = std::make_shared<MessageState>();
+    m->size = prepared.content->Size();
+    m->mtime = date;
+    m->flags = flags;
+    m->base = base;
+    m->sha256_hex = prepared.sha256_hex;
+    node.msg = m;
+    dir.listed = false;
+    dir.messages.clear();
+    for (auto it = dir.entries.begin(); it != dir.entries.end();) {
+      auto n = nodes_.find(it->second);
+      it = (n != nodes_.end() && n->second->kind == Node::Kind::kMessage) ? dir.entries.erase(it) : std::next(it);
+    }
+    return;
+  }
+  bool collides = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Node& dir = Get(dir_ino);
+    for (Ino m : dir.messages) {
+      Node& n = Get(m);
+      if (n.ino != ino && n.msg->base == base && (!replaced || n.msg != replaced)) collides = true;
+    }
+  }
+  if (collides) EnsureHashes(dir_ino, base);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Node& dir = Get(dir_ino);
+    Node& node = Get(ino);
+    auto m = std::make_shared<MessageState>();
+    m->key = *key;
+    m->size = prepared.content->Size();
+    m->mtime = date;
+    m->flags = flags;
+    m->base = base;
+    m->sha256_hex = prepared.sha256_hex;
+    if (auto mid = mime::FirstHeader(prepared.header_block, "Message-ID")) m->message_id = mime::MessageIdToken(*mid);
+    if (replaced) {
+      msg_inos_.erase({folder.value, replaced->key.value});
+      dir.messages.erase(std::remove_if(dir.messages.begin(), dir.messages.end(),
+                                        [&](Ino i) { return nodes_.count(i) == 0 || Get(i).msg == replaced; }),
+                         dir.messages.end());
+    }
+    dir.entries.erase(node.name);
+    node.kind = Node::Kind::kMessage;
+    node.msg = m;
+    if (staging->dirty && node.staging == staging) staging->dirty = false;
+    node.staging.reset();
+    msg_inos_[{folder.value, key->value}] = ino;
+    if (std::find(dir.messages.begin(), dir.messages.end(), ino) == dir.messages.end()) dir.messages.push_back(ino);
+    RecomputeNames(dir, &gone);
+    if (node.name != written_name) dir.aliases[written_name] = ino;
+  }
+  FlushInvalidations(gone);
+}
+
+// ---------------------------------------------------------------------------
+// Folders and names.
+
+Attr Filesystem::Mkdir(Ino parent, const std::string& name) {
+  RequireWritable();
+  Lock lock(mu_);
+  Node& dir = EnsureListed(parent, lock);
+  if (FindChild(dir, name) != nullptr) throw Error(Errc::kExists, "exists");
+  if (name.size() > 255) throw Error(Errc::kInvalid, "name too long");
+  if (IsDotContext(dir, name)) {
+    // Dot-folders are never created in the store (§6).
+    auto node = std::make_unique<Node>();
+    node->kind = Node::Kind::kFolder;
+    node->virtual_dot = true;
+    node->listed = true;
+    node->parent = parent;
+    node->name = name;
+    node->nlookup = 1;
+    node->folder = FolderId{dir.folder.value + "\n." + name};
+    Ino ino = NewNode(std::move(node));
+    Get(parent).entries[name] = ino;
+    return MakeAttr(Get(ino));
+  }
+  if (!caps_.folders_writable) throw Error(Errc::kReadOnly, "this store cannot create folders");
+  std::string store_name = UnescapeFolderName(name);
+  if (caps_.forbidden_name_char != 0 && store_name.find(caps_.forbidden_name_char) != std::string::npos) {
+    LOG(kWarning) << "mkdir " << Redacted(name) << ": the store's hierarchy delimiter '"
+                  << caps_.forbidden_name_char << "' cannot be part of a folder name";
+    throw Error(Errc::kInvalid, "folder name contains the store's hierarchy delimiter");
+  }
+  FolderId parent_folder = dir.folder;
+  lock.unlock();
+  FolderId id = backend_->CreateFolder(parent_folder, store_name);
+  lock.lock();
+  Node& d = Get(parent);
+  auto node = std::make_unique<Node>();
+  node->kind = Node::Kind::kFolder;
+  node->folder = id;
+  node->listed = true;
+  node->parent = parent;
+  node->name = EscapeFolderName(store_name);
+  node->nlookup = 1;
+  Ino ino = NewNode(std::move(node));
+  folder_inos_[id.value] = ino;
+  d.entries[Get(ino).name] = ino;
+  if (Get(ino).name != name) d.aliases[name] = ino;
+  return MakeAttr(Get(ino));
+}
+
+void Filesystem::Unlink(Ino parent, const std::string& name) {
+  RequireWritable();
+  Lock lock(mu_);
+  Node& dir = EnsureListed(parent, lock);
+  Node* node = FindChild(dir, name);
+  if (node == nullptr) throw Error(Errc::kNotFound, "no such entry");
+  if (node->kind == Node::Kind::kFolder) throw Error(Errc::kIsDir, "is a folder");
+  Ino ino = node->ino;
+  std::shared_ptr<MessageState> msg = node->kind == Node::Kind::kMessage ? node->msg
+                                      : node->staging->replaces;
+  FolderId folder = dir.folder;
+  if (msg) {
+    lock.unlock();
+    backend_->Delete(folder, msg->key);
+    lock.lock();
+  }
+  std::vector<std::pair<Ino, std::string>> gone;
+  Node& d = Get(parent);
+  Node& n = Get(ino);
+  for (auto it = d.entries.begin(); it != d.entries.end();) it = it->second == ino ? d.entries.erase(it) : std::next(it);
+  for (auto it = d.aliases.begin(); it != d.aliases.end();) it = it->second == ino ? d.aliases.erase(it) : std::next(it);
+  d.messages.erase(std::remove(d.messages.begin(), d.messages.end(), ino), d.messages.end());
+  if (msg) msg_inos_.erase({folder.value, msg->key.value});
+  n.staging.reset();
+  if (n.kind == Node::Kind::kStaged) n.kind = Node::Kind::kMessage, n.msg = msg ? msg : std::make_shared<MessageState>();
+  n.parent = 0;
+  RecomputeNames(d, &gone);
+  DropNodeIfUnused(ino);
+  lock.unlock();
+  FlushInvalidations(gone);
+}
+
+void Filesystem::Rmdir(Ino parent, const std::string& name) {
+  RequireWritable();
+  Lock lock(mu_);
+  Node& dir = EnsureListed(parent, lock);
+  Node* node = FindChild(dir, name);
+  if (node == nullptr) throw Error(Errc::kNotFound, "no such entry");
+  if (node->kind != Node::Kind::kFolder) throw Error(Errc::kNotDir, "not a folder");
+  Ino ino = node->ino;
+  Node& target = EnsureListed(ino, lock);
+  if (!target.entries.empty()) throw Error(Errc::kNotEmpty, "folder not empty");
+  if (!target.virtual_dot) {
+    FolderId folder = target.folder;
+    lock.unlock();
+    backend_->DeleteFolder(folder);
+    lock.lock();
+  }
+  Node& d = Get(parent);
+  for (auto it = d.entries.begin(); it != d.entries.end();) it = it->second == ino ? d.entries.erase(it) : std::next(it);
+  for (auto it = d.aliases.begin(); it != d.aliases.end();) it = it->second == ino ? d.aliases.erase(it) : std::next(it);
+  Node& t = Get(ino);
+  folder_inos_.erase(t.folder.value);
+  t.parent = 0;
+  DropNodeIfUnused(ino);
+}
+
+void Filesystem::Rename(Ino parent, const std::string& name, Ino new_parent, const std::string& new_name,
+                        unsigned flags) {
+  if ((flags & ~static_cast<unsigned>(RENAME_NOREPLACE)) != 0) {
+    throw Error(Errc::kInvalid, "RENAME_EXCHANGE and RENAME_WHITEOUT are not supported");
+  }
+  RequireWritable();
+  Lock lock(mu_);
+  Node& src_dir = EnsureListed(parent, lock);
+  Node* node = FindChild(src_dir, name);
+  if (node == nullptr) throw Error(Errc::kNotFound, "no such entry");
+  Ino ino = node->ino;
+  Node& dst_dir = EnsureListed(new_parent, lock);
+  node = &Get(ino);
+  Node* target = FindChild(dst_dir, new_name);
+  if (target != nullptr && target->ino == ino) return;
+  if (target != nullptr && (flags & RENAME_NOREPLACE) != 0) throw Error(Errc::kExists, "exists");
+  if (new_name.size() > 255) throw Error(Errc::kInvalid, "name too long");
+  bool dst_dot = IsDotContext(dst_dir, new_name);
+
+  if (node->kind == Node::Kind::kFolder) {
+    if (node->virtual_dot != dst_dot) {
+      // A dot-folder lives only in the mount: let mv copy it (EXDEV).
+      throw Error(Errc::kUnsupported, "cross-device: dot-folders exist only in the mount");
+    }
+    if (target != nullptr) {
+      if (target->kind != Node::Kind::kFolder) throw Error(Errc::kNotDir, "not a folder");
+      Ino tino = target->ino;
+      Node& t = EnsureListed(tino, lock);
+      if (!t.entries.empty()) throw Error(Errc::kNotEmpty, "folder not empty");
+      lock.unlock();
+      Rmdir(new_parent, new_name);
+      lock.lock();
+    }
+    Node& n = Get(ino);
+    if (n.virtual_dot) {
+      Get(parent).entries.erase(name);
+      n.parent = new_parent;
+      n.name = new_name;
+      Get(new_parent).entries[new_name] = ino;
+      return;
+    }
+    for (Ino p = new_parent; p != 0 && p != kRootIno; p = Get(p).parent) {
+      if (p == ino) throw Error(Errc::kInvalid, "cannot move a folder into itself");
+    }
+    if (!caps_.folders_writable) throw Error(Errc::kReadOnly, "this store cannot rename folders");
+    FolderId folder = n.folder;
+    FolderId dest = Get(new_parent).folder;
+    std::string store_name = UnescapeFolderName(new_name);
+    if (caps_.forbidden_name_char != 0 && store_name.find(caps_.forbidden_name_char) != std::string::npos) {
+      throw Error(Errc::kInvalid, "folder name contains the store's hierarchy delimiter");
+    }
+    lock.unlock();
+    FolderId id = backend_->RenameFolder(folder, dest, store_name);
+    lock.lock();
+    Node& moved = Get(ino);
+    Get(parent).entries.erase(name);
+    Get(parent).aliases.erase(name);
+    folder_inos_.erase(folder.value);
+    moved.folder = id;
+    folder_inos_[id.value] = ino;
+    moved.parent = new_parent;
+    moved.name = EscapeFolderName(store_name);
+    Get(new_parent).entries[moved.name] = ino;
+    // Everything below has new ids: list it again when asked.
+    moved.listed = false;
+    moved.entries.clear();
+    moved.aliases.clear();
+    moved.messages.clear();
+    lock.unlock();
+    if (invalidator_ != nullptr) invalidator_->InvalidateInode(ino);
+    return;
+  }
+
+  if (node->kind == Node::Kind::kStaged) {
+    if (dst_dot) {
+      Get(parent).entries.erase(name);
+      node->parent = new_parent;
+      node->name = new_name;
+      if (target != nullptr) {
+        // The replaced entry disappears (a staged file or a message).
+        Ino tino = target->ino;
+        lock.unlock();
+        Unlink(new_parent, new_name);
+        lock.lock();
+        (void)tino;
+      }
+      Get(new_parent).entries[new_name] = ino;
+      return;
+    }
+    // Commit at rename (rsync's temporary files, §6).
+    if (target != nullptr && target->kind == Node::Kind::kFolder) throw Error(Errc::kIsDir, "is a folder");
+    std::shared_ptr<MessageState> replaced;
+    if (target != nullptr && target->kind == Node::Kind::kMessage) replaced = target->msg;
+    Ino tino = target != nullptr ? target->ino : 0;
+    if (!Get(new_parent).selectable) throw Error(Errc::kPermission, "this folder cannot hold messages");
+    Get(parent).entries.erase(name);
+    node->parent = new_parent;
+    node->name = new_name;
+    if (replaced) node->staging->replaces = replaced;
+    if (tino != 0) {
+      Node& t = Get(tino);
+      Node& d = Get(new_parent);
+      d.entries.erase(new_name);
+      d.aliases.erase(new_name);
+      if (t.kind == Node::Kind::kStaged) t.parent = 0;
+    }
+    Get(new_parent).entries[new_name] = ino;
+    lock.unlock();
+    Commit(ino, new_parent, new_name);
+    return;
+  }
+
+  // A committed message.
+  if (parent == new_parent) {
+    throw Error(Errc::kPermission, "a message's name is computed from its content; it cannot be renamed");
+  }
+  if (dst_dot) throw Error(Errc::kUnsupported, "cross-device: dot-folders exist only in the mount");
+  if (target != nullptr && target->kind == Node::Kind::kFolder) throw Error(Errc::kIsDir, "is a folder");
+  if (!Get(new_parent).selectable) throw Error(Errc::kPermission, "this folder cannot hold messages");
+  std::shared_ptr<MessageState> replaced;
+  if (target != nullptr && target->kind == Node::Kind::kMessage) replaced = target->msg;
+  auto msg = node->msg;
+  FolderId from = Get(parent).folder;
+  FolderId to = Get(new_parent).folder;
+  lock.unlock();
+  std::optional<MessageKey> key = backend_->Move(from, msg->key, to);
+  if (replaced && replaced->key.value != (key ? key->value : "")) {
+    try {
+      backend_->Delete(to, replaced->key);
+    } catch (const Error& e) {
+      LOG(kWarning) << "moved a message over " << Redacted(new_name) << " but could not remove the old one: "
+                    << e.what();
+    }
+  }
+  std::vector<std::pair<Ino, std::string>> gone;
+  lock.lock();
+  Node& sd = Get(parent);
+  Node& dd = Get(new_parent);
+  Node& n = Get(ino);
+  for (auto it = sd.entries.begin(); it != sd.entries.end();) it = it->second == ino ? sd.entries.erase(it) : std::next(it);
+  for (auto it = sd.aliases.begin(); it != sd.aliases.end();) it = it->second == ino ? sd.aliases.erase(it) : std::next(it);
+  sd.messages.erase(std::remove(sd.messages.begin(), sd.messages.end(), ino), sd.messages.end());
+  msg_inos_.erase({from.value, msg->key.value});
+  RecomputeNames(sd, &gone);
+  if (replaced) {
+    dd.messages.erase(std::remove_if(dd.messages.begin(), dd.messages.end(),
+                                     [&](Ino i) { return nodes_.count(i) == 0 || Get(i).msg == replaced; }),
+                      dd.messages.end());
+    msg_inos_.erase({to.value, replaced->key.value});
+  }
+  if (!key) {
+    dd.listed = false;
+    dd.messages.clear();
+    for (auto it = dd.entries.begin(); it != dd.entries.end();) {
+      auto x = nodes_.find(it->second);
+      it = (x != nodes_.end() && x->second->kind == Node::Kind::kMessage) ? dd.entries.erase(it) : std::next(it);
+    }
+    n.parent = 0;
+  } else {
+    msg->key = *key;
+    n.parent = new_parent;
+    msg_inos_[{to.value, key->value}] = ino;
+    dd.messages.push_back(ino);
+    bool collides = false;
+    for (Ino m : dd.messages) {
+      if (m != ino && Get(m).msg->base == msg->base) collides = true;
+    }
+    if (collides && msg->sha256_hex.empty()) {
+      lock.unlock();
+      EnsureHashes(new_parent, msg->base);
+      lock.lock();
+    }
+    Node& dd2 = Get(new_parent);
+    RecomputeNames(dd2, &gone);
+    Node& n2 = Get(ino);
+    if (n2.name != new_name) dd2.aliases[new_name] = ino;
+  }
+  lock.unlock();
+  FlushInvalidations(gone);
+}
+
+// ---------------------------------------------------------------------------
+// Extended attributes.
+
+namespace {
+constexpr const char kFlagsXattr[] = "user.mail.flags";
+constexpr const char kIdXattr[] = "user.mail.id";
+constexpr const char kMessageIdXattr[] = "user.mail.message-id";
+constexpr const char kSpecialUseXattr[] = "user.mail.special-use";
+
+bool IsForeignNamespace(const std::string& name) {
+  return name.rfind("system.", 0) == 0 || name.rfind("security.", 0) == 0 || name.rfind("trusted.", 0) == 0;
+}
+}  // namespace
+
+std::string Filesystem::GetXattr(Ino ino, const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Node& node = Get(ino);
+  if (node.kind == Node::Kind::kFolder) {
+    if (name == kSpecialUseXattr && !node.special_use.empty()) return node.special_use;
+    throw Error(Errc::kNotFound, "no such attribute");
+  }
+  if (name == kFlagsXattr) {
+    std::string f = node.kind == Node::Kind::kStaged ? FormatFlags(node.staging->flags.value_or(Flags{}))
+                                                     : FormatFlags(node.msg->flags);
+    if (f.empty()) throw Error(Errc::kNotFound, "no flags");
+    return f;
+  }
+  if (node.kind == Node::Kind::kMessage) {
+    if (name == kIdXattr) return node.msg->key.value;
+    if (name == kMessageIdXattr && !node.msg->message_id.empty()) return node.msg->message_id;
+  }
+  throw Error(Errc::kNotFound, "no such attribute");
+}
+
+std::vector<std::string> Filesystem::ListXattr(Ino ino) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Node& node = Get(ino);
+  std::vector<std::string> out;
+  if (node.kind == Node::Kind::kFolder) {
+    if (!node.special_use.empty()) out.emplace_back(kSpecialUseXattr);
+  } else {
+    const Flags& f = node.kind == Node::Kind::kStaged ? node.staging->flags.value_or(Flags{}) : node.msg->flags;
+    if (!FormatFlags(f).empty()) out.emplace_back(kFlagsXattr);
+  }
+  return out;
+}
+
+void Filesystem::SetXattr(Ino ino, const std::string& name, const std::string& value) {
+  if (IsForeignNamespace(name)) throw Error(Errc::kUnsupported, "only user.mail.* attributes are stored");
+  RequireWritable();
+  Lock lock(mu_);
+  Node& node = Get(ino);
+  if (name == kIdXattr || name == kMessageIdXattr) return;  // accepted, nothing to do (§5)
+  if (name != kFlagsXattr || node.kind == Node::Kind::kFolder) {
+    throw Error(Errc::kUnsupported, "unsupported attribute " + name);
+  }
+  Flags flags = ParseFlags(value);
+  if (node.kind == Node::Kind::kStaged) {
+    node.staging->flags = flags;
+    return;
+  }
+  auto msg = node.msg;
+  FolderId folder = Get(node.parent).folder;
+  if (FormatFlags(msg->flags) == FormatFlags(flags)) return;
+  lock.unlock();
+  backend_->SetFlags(folder, msg->key, flags);
+  lock.lock();
+  msg->flags = flags;
+}
+
+void Filesystem::RemoveXattr(Ino ino, const std::string& name) {
+  if (IsForeignNamespace(name)) throw Error(Errc::kUnsupported, "only user.mail.* attributes are stored");
+  RequireWritable();
+  if (name == kFlagsXattr) {
+    SetXattr(ino, name, "");
+    return;
+  }
+  if (name == kIdXattr || name == kMessageIdXattr) return;
+  throw Error(Errc::kNotFound, "no such attribute");
+}
+
+std::vector<std::string> Filesystem::Shutdown() {
+  std::vector<std::string> not_stored;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [ino, node] : nodes_) {
+    if (node->kind == Node::Kind::kStaged && node->parent != 0 && node->staging->dirty) {
+      std::string path = PathOf(*node);
+      LOG(kError) << "NOT STORED: " << Redacted(path);
+      not_stored.push_back(path);
+    }
+  }
+  return not_stored;
+}
+
+}  // namespace mailfs::fs

@@ -1,0 +1,167 @@
+#include "mount-tools/mailfs_main.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+
+#include "backends/error.h"
+#include "backends/iff/iff_backend.h"
+#include "backends/log.h"
+#include "backends/memory/memory_backend.h"
+#include "backends/sha256.h"
+#include "fs/filesystem.h"
+#include "fs/fuse_adapter.h"
+#include "mount-tools/exit_codes.h"
+#include "mount-tools/options.h"
+
+namespace mailfs {
+namespace {
+
+bool StartsWith(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+bool EndsWithNoCase(const std::string& s, const std::string& suffix) {
+  if (s.size() < suffix.size()) return false;
+  for (std::size_t i = 0; i < suffix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[s.size() - suffix.size() + i])) != suffix[i]) return false;
+  }
+  return true;
+}
+
+std::string DefaultCacheDir(const std::string& source_identity) {
+  std::string base;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && *x != '\0') {
+    base = x;
+  } else if (const char* h = std::getenv("HOME"); h != nullptr && *h != '\0') {
+    base = std::string(h) + "/.cache";
+  } else {
+    base = "/tmp/mailfs-cache-" + std::to_string(::getuid());
+  }
+  return base + "/mailfs/" + Sha256Hex(source_identity).substr(0, 16);
+}
+
+std::unique_ptr<Backend> OpenSource(const MailfsOptions& o, bool* writable) {
+  *writable = false;
+  if (o.source == "memory:") {
+    *writable = true;
+    return std::make_unique<memory::MemoryBackend>();
+  }
+  if (StartsWith(o.source, "imap://") || StartsWith(o.source, "imaps://")) {
+    throw Error(Errc::kUnsupported, "IMAP sources are not supported by this version of mailfs");
+  }
+  if (EndsWithNoCase(o.source, ".pst") || EndsWithNoCase(o.source, ".ost")) {
+    throw Error(Errc::kUnsupported, "PST files are not supported by this version of mailfs");
+  }
+  if (o.rw || o.create) throw Error(Errc::kReadOnly, o.source + ": IFF extracts are read-only (drop rw/create)");
+  iff::IffOptions io;
+  io.strict = o.strict;
+  return iff::OpenIffExtract(o.source, io);
+}
+
+}  // namespace
+
+int MailfsMain(int argc, char** argv, bool mount_helper) {
+  std::signal(SIGPIPE, SIG_IGN);
+  MailfsOptions o;
+  try {
+    o = ParseCommandLine(argc, argv, mount_helper);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "mailfs: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  if (o.help) {
+    std::cout << UsageText();
+    return kExitOk;
+  }
+  if (o.version) {
+    std::cout << "mailfs " << MAILFS_VERSION << "\n";
+    return kExitOk;
+  }
+  LogConfig lc;
+  lc.debug = o.debug;
+  lc.redact = o.redact;
+  lc.to_syslog = false;  // switched to syslog after daemonising (below)
+  SetLogConfig(lc);
+
+  std::error_code ec;
+  std::string mountpoint = std::filesystem::absolute(o.mountpoint, ec).string();
+  struct stat st;
+  if (::stat(mountpoint.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    std::cerr << "mailfs: mount point " << o.mountpoint << " is not a folder\n";
+    return kExitMount;
+  }
+
+  std::string source_identity = o.source;
+  if (o.source != "memory:" && !StartsWith(o.source, "imap")) {
+    source_identity = std::filesystem::absolute(o.source, ec).string();
+  }
+  std::unique_ptr<Backend> backend;
+  bool writable = false;
+  try {
+    backend = OpenSource(o, &writable);
+  } catch (const Error& e) {
+    std::cerr << "mailfs: " << e.what() << "\n";
+    return e.code() == Errc::kAuth ? kExitAuth : kExitSource;
+  } catch (const std::exception& e) {
+    std::cerr << "mailfs: " << o.source << ": " << e.what() << "\n";
+    return kExitSource;
+  }
+
+  fs::Options fo;
+  fo.writable = writable && (o.rw || o.create || o.source == "memory:");
+  fo.canonical_view = o.canonical;
+  if (fo.canonical_view) fo.writable = false;
+  fo.accept_incomplete = o.accept_incomplete;
+  fo.uid = o.uid.value_or(::getuid());
+  fo.gid = o.gid.value_or(::getgid());
+  fo.umask = o.umask;
+  fo.cache_dir = o.cache_dir.empty() ? DefaultCacheDir(source_identity) : o.cache_dir;
+  std::filesystem::create_directories(fo.cache_dir, ec);
+  if (ec) {
+    std::cerr << "mailfs: cannot create the cache folder " << fo.cache_dir << ": " << ec.message() << "\n";
+    return kExitSource;
+  }
+  ::chmod(fo.cache_dir.c_str(), 0700);
+
+  auto filesystem = std::make_unique<fs::Filesystem>(std::move(backend), fo);
+  fs::FuseConfig fc;
+  fc.mountpoint = mountpoint;
+  fc.fsname = o.source;
+  fc.foreground = o.foreground;
+  fc.debug = o.debug;
+  fc.read_only = !fo.writable;
+  fc.allow_other = o.allow_other;
+  fc.max_threads = o.max_threads;
+  fc.extra_options = o.fuse_options;
+  bool foreground = o.foreground;
+  int rc = fs::RunFuse(*filesystem, fc, [&] {
+    if (!foreground) {
+      LogConfig bg = GetLogConfig();
+      bg.to_syslog = true;
+      SetLogConfig(bg);
+    }
+    LOG(kInfo) << "mounted " << Redacted(o.source) << " on " << mountpoint << (fo.writable ? " (rw)" : " (ro)");
+  });
+  if (rc != 0) return kExitMount;
+  std::vector<std::string> not_stored = filesystem->Shutdown();
+  try {
+    filesystem->backend().Close();
+  } catch (const Error& e) {
+    LOG(kError) << "closing " << Redacted(o.source) << ": " << e.what();
+    return kExitNotStored;
+  }
+  if (!not_stored.empty()) {
+    LOG(kError) << not_stored.size() << " written file(s) were never stored";
+    return kExitNotStored;
+  }
+  LOG(kInfo) << "unmounted " << mountpoint;
+  return kExitOk;
+}
+
+}  // namespace mailfs
