@@ -216,13 +216,9 @@ int HexDigit(char c) {
 std::string NameDate(std::string_view header_block, std::int64_t internal_date) {
   std::string_view block = mime::HeaderBlock(header_block);
   if (std::optional<std::string> value = mime::FirstHeader(block, "Date")) {
+    // ParseDate refuses dates whose UTC year is outside 1601-9999.
     if (std::optional<mime::DateTime> date = mime::ParseDate(*value)) {
-      UtcTime utc = ToUtc(date->utc_seconds);
-      // A written year in range can still leave it once converted to UTC
-      // (31 Dec 9999 23:00 -0100); such a date is unusable as well.
-      if (utc.year >= 1601 && utc.year <= 9999) {
-        return FormatNameDate(utc);
-      }
+      return FormatNameDate(ToUtc(date->utc_seconds));
     }
   }
   return FormatNameDate(ToUtc(internal_date));
@@ -257,7 +253,7 @@ std::string NameKey(std::string_view header_block, std::int64_t internal_date) {
   }
   std::string from;
   if (std::optional<std::string> value = mime::FirstHeader(block, "From")) {
-    from = AsciiLower(mime::FirstAddrSpec(*value));
+    from = AsciiLower(mime::SanitizeUtf8(mime::FirstAddrSpec(*value)));
   }
   return KeyOf(NameDate(block, internal_date) + "|" + from + "|" + NameSubject(block));
 }
@@ -305,14 +301,8 @@ std::string EscapeFolderName(std::string_view name) {
   if (out.size() <= kFolderMaxBytes) {
     return out;
   }
-  // Cut without splitting a code point or a "%XX" escape, so the shortened
-  // name is still valid UTF-8 and unescapes to a prefix of the original.
-  std::string_view cut = CutAtCodePoint(out, kFolderCutBytes);
-  std::size_t percent = cut.rfind('%');
-  if (percent != std::string_view::npos && cut.size() - percent < 3) {
-    cut = cut.substr(0, percent);
-  }
-  return std::string(cut) + "~" + KeyOf(out);
+  // Cut without splitting a code point, so the name stays valid UTF-8.
+  return std::string(CutAtCodePoint(out, kFolderCutBytes)) + "~" + KeyOf(out);
 }
 
 std::string UnescapeFolderName(std::string_view name) {

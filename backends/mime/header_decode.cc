@@ -95,10 +95,9 @@ void ForEachField(std::string_view block, Visitor visit) {
     if (colon == std::string_view::npos || colon > first_line_end) {
       continue;
     }
+    // RFC 5322 §3.6.8 field-name: printable ASCII without ':'. The obsolete
+    // "Name : value" (white space before the colon) is not a field here.
     std::string_view name = field.substr(0, colon);
-    while (!name.empty() && IsWsp(name.back())) {
-      name.remove_suffix(1);  // obsolete "Name : value"
-    }
     bool valid = !name.empty();
     for (char c : name) {
       if (c < 33 || c > 126) {
@@ -218,26 +217,33 @@ int Base64Value(char c) {
   return -1;
 }
 
-// Lenient base64: characters outside the alphabet are skipped, decoding stops
-// at the first '=', and left-over bits are dropped.
-void AppendBase64(std::string_view text, std::string* out) {
+// RFC 2047 "B". Padding may be missing or repeated; any other character
+// outside the alphabet, or a length that cannot be base64, makes the word
+// invalid (false), and it then stays literal.
+bool AppendBase64(std::string_view text, std::string* out) {
+  while (!text.empty() && text.back() == '=') {
+    text.remove_suffix(1);
+  }
+  if (text.size() % 4 == 1) {
+    return false;
+  }
+  std::string bytes;
   std::uint32_t bits = 0;
   int count = 0;
   for (char c : text) {
-    if (c == '=') {
-      break;
-    }
     int v = Base64Value(c);
     if (v < 0) {
-      continue;
+      return false;
     }
     bits = (bits << 6) | static_cast<std::uint32_t>(v);
     count += 6;
     if (count >= 8) {
       count -= 8;
-      out->push_back(static_cast<char>((bits >> count) & 0xFF));
+      bytes.push_back(static_cast<char>((bits >> count) & 0xFF));
     }
   }
+  out->append(bytes);
+  return true;
 }
 
 // RFC 2047 "Q": '_' is a space, "=XX" a byte, a stray '=' stays literal.
@@ -258,12 +264,28 @@ void AppendQ(std::string_view text, std::string* out) {
 
 // A piece of a header value: literal text or an encoded word.
 struct Segment {
-  bool is_word = false;
-  bool known = false;  // encoded word in a charset of the table
+  bool is_word = false;  // an encoded word in a charset of the table, decoded
   std::string_view text;
-  EncodedWord word;
+  std::string_view charset;  // as written, language suffix removed
+  std::string charset_key;   // NormalizeCharset(charset)
+  std::string bytes;        // transfer encoding undone
 };
 
+// Charset names compared for joining: lowercase letters and digits only.
+std::string NormalizeCharset(std::string_view charset) {
+  std::string key;
+  for (char c : charset) {
+    if (IsAlpha(c) || IsDigit(c)) {
+      key.push_back(AsciiLower(c));
+    }
+  }
+  return key;
+}
+
+// Splits |value| into literal text and decodable encoded words. As RFC 2047
+// §5 (1) says, an encoded word stands alone: it starts the value or follows
+// SP/HTAB, and ends the value or is followed by SP/HTAB. Words in an unknown
+// charset or with invalid base64 are literal text.
 std::vector<Segment> SplitWords(std::string_view value) {
   std::vector<Segment> segments;
   std::size_t literal_begin = 0;
@@ -274,26 +296,46 @@ std::vector<Segment> SplitWords(std::string_view value) {
       break;
     }
     EncodedWord word;
-    if (!ParseEncodedWord(value, pos, &word)) {
+    if ((pos > 0 && !IsWsp(value[pos - 1])) || !ParseEncodedWord(value, pos, &word) ||
+        (word.end < value.size() && !IsWsp(value[word.end]))) {
       ++pos;
       continue;
     }
-    if (pos > literal_begin) {
-      segments.push_back(Segment{false, false, value.substr(literal_begin, pos - literal_begin), {}});
+    Segment segment;
+    segment.is_word = IsKnownCharset(word.charset);
+    if (segment.is_word) {
+      if (word.encoding == 'b') {
+        segment.is_word = AppendBase64(word.text, &segment.bytes);
+      } else {
+        AppendQ(word.text, &segment.bytes);
+      }
     }
-    segments.push_back(Segment{true, IsKnownCharset(word.charset),
-                               value.substr(word.begin, word.end - word.begin), word});
-    pos = literal_begin = word.end;
+    pos = word.end;
+    if (!segment.is_word) {
+      continue;  // stays in the literal text
+    }
+    if (word.begin > literal_begin) {
+      Segment literal;
+      literal.text = value.substr(literal_begin, word.begin - literal_begin);
+      segments.push_back(std::move(literal));
+    }
+    segment.text = value.substr(word.begin, word.end - word.begin);
+    segment.charset = word.charset;
+    segment.charset_key = NormalizeCharset(word.charset);
+    segments.push_back(std::move(segment));
+    literal_begin = word.end;
   }
   if (literal_begin < value.size()) {
-    segments.push_back(Segment{false, false, value.substr(literal_begin), {}});
+    Segment literal;
+    literal.text = value.substr(literal_begin);
+    segments.push_back(std::move(literal));
   }
   return segments;
 }
 
-bool AllLineSpace(std::string_view s) {
+bool AllWsp(std::string_view s) {
   for (char c : s) {
-    if (!IsLineSpace(c)) {
+    if (!IsWsp(c)) {
       return false;
     }
   }
@@ -366,30 +408,40 @@ enum class DateTokenKind { kNumber, kWord, kZone, kComma, kColon };
 struct DateToken {
   DateTokenKind kind;
   std::string_view text;
+  bool space_before;  // folding white space or a comment precedes it
 };
 
 // Splits a date into numbers, words, numeric zones, ',' and ':', dropping
-// folding white space and comments. False on any other character.
+// folding white space and comments (an unclosed comment runs to the end).
+// False on any other character, including any 8-bit byte.
 bool LexDate(std::string_view s, std::vector<DateToken>* tokens) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      return false;
+    }
+  }
+  bool space = false;
   std::size_t i = 0;
   while (i < s.size()) {
     char c = s[i];
     if (IsLineSpace(c)) {
+      space = true;
       ++i;
-    } else if (c == '(') {
-      std::size_t end = CommentEnd(s, i);
-      if (end == std::string_view::npos) {
-        return false;  // unterminated comment
-      }
-      i = end;
-    } else if (IsDigit(c) || IsAlpha(c)) {
+      continue;
+    }
+    if (c == '(') {
+      space = true;
+      i = SkipComment(s, i);
+      continue;
+    }
+    if (IsDigit(c) || IsAlpha(c)) {
       bool digit = IsDigit(c);
       std::size_t begin = i;
       while (i < s.size() && (digit ? IsDigit(s[i]) : IsAlpha(s[i]))) {
         ++i;
       }
       tokens->push_back(DateToken{digit ? DateTokenKind::kNumber : DateTokenKind::kWord,
-                                  s.substr(begin, i - begin)});
+                                  s.substr(begin, i - begin), space});
     } else if (c == '+' || c == '-') {
       std::size_t begin = i++;
       while (i < s.size() && IsDigit(s[i])) {
@@ -398,14 +450,15 @@ bool LexDate(std::string_view s, std::vector<DateToken>* tokens) {
       if (i - begin != 5) {
         return false;  // a numeric zone is a sign and exactly four digits
       }
-      tokens->push_back(DateToken{DateTokenKind::kZone, s.substr(begin, 5)});
+      tokens->push_back(DateToken{DateTokenKind::kZone, s.substr(begin, 5), space});
     } else if (c == ',' || c == ':') {
       tokens->push_back(DateToken{c == ',' ? DateTokenKind::kComma : DateTokenKind::kColon,
-                                  s.substr(i, 1)});
+                                  s.substr(i, 1), space});
       ++i;
     } else {
       return false;
     }
+    space = false;
   }
   return true;
 }
@@ -532,6 +585,15 @@ std::string Concatenate(const std::vector<const AddrToken*>& tokens) {
   return out;
 }
 
+// The addr-spec of an angle-addr without an obsolete route ("@a,@b:").
+std::string StripRoute(std::string address) {
+  std::size_t colon = address.rfind(':');
+  if (colon != std::string::npos) {
+    address.erase(0, colon + 1);
+  }
+  return address;
+}
+
 // An addr-spec written without angle brackets, or a bare name.
 void AddBareMailbox(const std::vector<const AddrToken*>& phrase, std::vector<Mailbox>* out) {
   if (phrase.empty()) {
@@ -612,42 +674,36 @@ std::vector<Header> AllHeaders(std::string_view header_block) {
 std::string DecodeWords(std::string_view unfolded_value) {
   std::vector<Segment> segments = SplitWords(unfolded_value);
   std::string out;
-  // Bytes of a run of known encoded words in one charset, not yet converted.
-  std::string pending_charset;
+  // A run of encoded words in one charset is converted as a whole, so a
+  // multibyte character split across two words decodes.
+  std::string pending_charset;  // as written in the first word of the run
+  std::string pending_key;
   std::string pending_bytes;
   auto flush = [&] {
-    if (!pending_charset.empty()) {
+    if (!pending_key.empty()) {
       out += CharsetToUtf8(pending_charset, pending_bytes).value_or(std::string());
-      pending_charset.clear();
+      pending_key.clear();
       pending_bytes.clear();
     }
   };
   for (std::size_t i = 0; i < segments.size(); ++i) {
-    const Segment& segment = segments[i];
+    Segment& segment = segments[i];
     if (!segment.is_word) {
-      bool between_words = i > 0 && i + 1 < segments.size() && segments[i - 1].known &&
-                           segments[i + 1].known;
-      if (between_words && AllLineSpace(segment.text)) {
+      bool between_words =
+          i > 0 && i + 1 < segments.size() && segments[i - 1].is_word && segments[i + 1].is_word;
+      if (between_words && AllWsp(segment.text)) {
         continue;
       }
       flush();
       out += SanitizeUtf8(segment.text);
       continue;
     }
-    if (!segment.known) {
+    if (pending_key != segment.charset_key) {
       flush();
-      out.append(segment.text);
-      continue;
+      pending_key = segment.charset_key;
+      pending_charset = std::string(segment.charset);
     }
-    if (!EqualsIgnoreCase(pending_charset, segment.word.charset)) {
-      flush();
-      pending_charset = std::string(segment.word.charset);
-    }
-    if (segment.word.encoding == 'b') {
-      AppendBase64(segment.word.text, &pending_bytes);
-    } else {
-      AppendQ(segment.word.text, &pending_bytes);
-    }
+    pending_bytes += segment.bytes;
   }
   flush();
   return out;
@@ -660,27 +716,27 @@ std::optional<DateTime> ParseDate(std::string_view value) {
   }
   std::size_t i = 0;
   auto at = [&](DateTokenKind kind) { return i < tokens.size() && tokens[i].kind == kind; };
+  // Day, month, year, hour and zone are separated by folding white space.
+  auto at_spaced = [&](DateTokenKind kind) { return at(kind) && tokens[i].space_before; };
 
-  // [day-of-week ","]; the comma is optional here, a wrong name is not.
+  // [day-of-week ","]
   if (at(DateTokenKind::kWord)) {
     bool is_day = false;
     for (std::string_view day : kDays) {
       is_day = is_day || EqualsIgnoreCase(day, tokens[i].text);
     }
-    if (!is_day) {
+    ++i;
+    if (!is_day || !at(DateTokenKind::kComma)) {
       return std::nullopt;
     }
     ++i;
-    if (at(DateTokenKind::kComma)) {
-      ++i;
-    }
   }
   // day month year
   if (!at(DateTokenKind::kNumber)) {
     return std::nullopt;
   }
   int day = SmallNumber(tokens[i++].text, 2);
-  if (!at(DateTokenKind::kWord)) {
+  if (!at_spaced(DateTokenKind::kWord)) {
     return std::nullopt;
   }
   int month = 0;
@@ -690,24 +746,25 @@ std::optional<DateTime> ParseDate(std::string_view value) {
     }
   }
   ++i;
-  if (month == 0 || !at(DateTokenKind::kNumber)) {
+  if (month == 0 || !at_spaced(DateTokenKind::kNumber)) {
     return std::nullopt;
   }
-  std::string_view year_digits = tokens[i++].text;
+  std::string_view year_text = tokens[i++].text;
+  std::string_view year_digits = year_text;
   while (year_digits.size() > 4 && year_digits.front() == '0') {
     year_digits.remove_prefix(1);  // "02002" is 2002; keeps SmallNumber in range
   }
   std::int64_t year = SmallNumber(year_digits, 9);
-  if (year < 0 || tokens[i - 1].text.size() < 2) {
+  if (year < 0 || year_text.size() < 2) {
     return std::nullopt;
   }
-  if (tokens[i - 1].text.size() == 2) {
+  if (year_text.size() == 2) {
     year += year < 50 ? 2000 : 1900;  // RFC 5322 §4.3
-  } else if (tokens[i - 1].text.size() == 3) {
+  } else if (year_text.size() == 3) {
     year += 1900;
   }
   // hour ":" minute [":" second]
-  if (!at(DateTokenKind::kNumber)) {
+  if (!at_spaced(DateTokenKind::kNumber)) {
     return std::nullopt;
   }
   int hour = SmallNumber(tokens[i++].text, 2);
@@ -729,7 +786,7 @@ std::optional<DateTime> ParseDate(std::string_view value) {
   }
   // zone
   DateTime result;
-  if (at(DateTokenKind::kZone)) {
+  if (at_spaced(DateTokenKind::kZone)) {
     std::string_view zone = tokens[i++].text;
     int hours = SmallNumber(zone.substr(1, 2), 2);
     int minutes = SmallNumber(zone.substr(3, 2), 2);
@@ -742,7 +799,7 @@ std::optional<DateTime> ParseDate(std::string_view value) {
       result.zone_unknown = offset == 0;
     }
     result.zone_minutes = offset;
-  } else if (at(DateTokenKind::kWord)) {
+  } else if (at_spaced(DateTokenKind::kWord)) {
     std::optional<int> offset = NamedZone(tokens[i++].text);
     result.zone_minutes = offset.value_or(0);
     result.zone_unknown = !offset.has_value();
@@ -752,7 +809,9 @@ std::optional<DateTime> ParseDate(std::string_view value) {
   if (i != tokens.size()) {
     return std::nullopt;
   }
-  if (day < 1 || year < 1601 || year > 9999 || day > DaysInMonth(year, month) || hour < 0 ||
+  // Only the calendar needs the written year in range here; the contract's
+  // 1601-9999 applies to the UTC date below (the one a name shows).
+  if (year < 1 || year > 9999 || day < 1 || day > DaysInMonth(year, month) || hour < 0 ||
       hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) {
     return std::nullopt;
   }
@@ -761,6 +820,10 @@ std::optional<DateTime> ParseDate(std::string_view value) {
   }
   std::int64_t local = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
   result.utc_seconds = local - static_cast<std::int64_t>(result.zone_minutes) * 60;
+  std::int64_t utc_year = CivilFromDays(FloorDiv(result.utc_seconds, 86400)).year;
+  if (utc_year < 1601 || utc_year > 9999) {
+    return std::nullopt;
+  }
   return result;
 }
 
@@ -805,11 +868,7 @@ std::vector<Mailbox> ParseAddressList(std::string_view unfolded_value) {
         inside.push_back(&tokens[i]);
         ++i;
       }
-      std::string address = Concatenate(inside);
-      if (!address.empty() && address[0] == '@') {
-        std::size_t colon = address.find(':');
-        address.erase(0, colon == std::string::npos ? address.size() : colon + 1);
-      }
+      std::string address = StripRoute(Concatenate(inside));
       std::string name = DisplayName(phrase);
       phrase.clear();
       if (!name.empty() || !address.empty()) {
@@ -838,41 +897,61 @@ std::vector<Mailbox> ParseAddressList(std::string_view unfolded_value) {
 }
 
 std::string FirstAddrSpec(std::string_view unfolded_value) {
-  std::vector<Mailbox> mailboxes = ParseAddressList(unfolded_value);
-  return mailboxes.empty() ? std::string() : std::move(mailboxes.front().address);
-}
-
-std::string MessageIdToken(std::string_view unfolded_value) {
-  std::string_view s = unfolded_value;
-  // The first <...> outside comments.
-  for (std::size_t i = 0; i < s.size();) {
-    if (s[i] == '(') {
-      i = SkipComment(s, i);
-    } else if (s[i] == '<') {
-      std::size_t close = s.find('>', i + 1);
-      if (close == std::string_view::npos) {
-        break;
-      }
-      return std::string(s.substr(i + 1, close - i - 1));
-    } else {
-      ++i;
+  // The first angle-addr, or the first bare element holding an '@': a bare
+  // word without one ("John Doe", "root") is a name, not an addr-spec.
+  std::vector<AddrToken> tokens = LexAddresses(unfolded_value);
+  std::vector<const AddrToken*> phrase;
+  for (std::size_t i = 0; i <= tokens.size(); ++i) {
+    if (i < tokens.size() && tokens[i].kind != AddrTokenKind::kSpecial) {
+      phrase.push_back(&tokens[i]);
+      continue;
     }
-  }
-  // Else the first whitespace-delimited token that is not a comment.
-  for (std::size_t i = 0; i < s.size();) {
-    if (IsLineSpace(s[i])) {
-      ++i;
-    } else if (s[i] == '(') {
-      i = SkipComment(s, i);
-    } else {
-      std::size_t end = i;
-      while (end < s.size() && !IsLineSpace(s[end])) {
-        ++end;
+    char c = i < tokens.size() ? tokens[i].raw[0] : ',';
+    if (c == '<') {
+      std::vector<const AddrToken*> inside;
+      for (++i; i < tokens.size() && tokens[i].raw != ">"; ++i) {
+        inside.push_back(&tokens[i]);
       }
-      return std::string(s.substr(i, end - i));
+      return StripRoute(Concatenate(inside));
+    }
+    if (c == ':') {
+      phrase.clear();  // a group's display name
+    } else if (c == ',' || c == ';') {
+      std::string bare = Concatenate(phrase);
+      if (bare.find('@') != std::string::npos) {
+        return bare;
+      }
+      phrase.clear();
     }
   }
   return std::string();
+}
+
+std::string MessageIdToken(std::string_view unfolded_value) {
+  std::string value = SanitizeUtf8(unfolded_value);
+  std::string_view s = value;
+  // The first "<...>" holding no other '<' or '>'.
+  for (std::size_t open = s.find('<'); open != std::string_view::npos;
+       open = s.find('<', open + 1)) {
+    std::size_t next = s.find_first_of("<>", open + 1);
+    if (next == std::string_view::npos) {
+      break;
+    }
+    if (s[next] == '>') {
+      return std::string(s.substr(open + 1, next - open - 1));
+    }
+  }
+  // Else the first whitespace-delimited token, as it is (design.md §3 takes
+  // the words literally: a leading comment is that token).
+  std::size_t begin = 0;
+  while (begin < s.size() && IsLineSpace(s[begin])) {
+    ++begin;
+  }
+  std::size_t end = begin;
+  while (end < s.size() && !IsLineSpace(s[end])) {
+    ++end;
+  }
+  return std::string(s.substr(begin, end - begin));
 }
 
 }  // namespace mailfs::mime
