@@ -150,12 +150,13 @@ void ExtractBuilder::EndSection() {
   AddEntry(std::move(entry));
 }
 
-const ListedSecondary& ExtractBuilder::Pointer(std::string_view value, std::uint64_t line,
+const ListedSecondary& ExtractBuilder::Pointer(std::string_view value,
+                                               std::uint64_t line,
                                                std::uint64_t* offset) const {
   // '#' name '(' digits ')'
   std::size_t open = value.rfind('(');
-  if (value.size() < 4 || value[0] != '#' || value.back() != ')' || open == std::string_view::npos ||
-      open < 1) {
+  if (value.size() < 4 || value[0] != '#' || value.back() != ')' ||
+      open == std::string_view::npos || open < 1) {
     ThrowIff(IffCode::kPointer, primary_, line, std::nullopt,
              "'" + std::string(value.substr(0, 80)) + "' is not a #FILE(offset) pointer");
   }
@@ -216,8 +217,8 @@ void ExtractBuilder::ResolveOverflow(Field& field, std::uint64_t line) const {
     }
     std::size_t old = value.size();
     value.resize(old + s.length);
-    std::size_t got = PreadFull(sec.file->fd(), value.data() + old, s.length, s.data_offset,
-                                sec.file->name());
+    std::size_t got =
+        PreadFull(sec.file->fd(), value.data() + old, s.length, s.data_offset, sec.file->name());
     if (got != s.length) {
       throw Error(Errc::kIo, sec.file->name() + ": file shrank while being read");
     }
@@ -339,8 +340,8 @@ void ExtractBuilder::MailRow(const Row& row) {
         if (EqualsIgnoreCase(fields[i].value, "TRUE")) {
           return true;
         }
-        fail(IffCode::kFieldValue, std::string(column) + " '" + fields[i].value.substr(0, 40) +
-                                       "' is not TRUE or FALSE");
+        fail(IffCode::kFieldValue,
+             std::string(column) + " '" + fields[i].value.substr(0, 40) + "' is not TRUE or FALSE");
         return false;
       };
       record.unread = boolean(9, "Unread");
@@ -458,8 +459,7 @@ void ExtractBuilder::DirectoryRow(const Row& row) {
       std::optional<std::string> value = UndoDirectoryEscapes(f.value);
       if (!value) {
         ThrowIff(IffCode::kEscape, primary_, row.line, std::nullopt,
-                 "backslash not followed by r, n or \\ in column " +
-                     std::to_string(i + 1));
+                 "backslash not followed by r, n or \\ in column " + std::to_string(i + 1));
       }
       values.push_back(Decode(*value));
     }

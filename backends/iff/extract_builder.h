@@ -34,8 +34,8 @@ struct MessageEntry {
   std::string key;  // "iff:FILE.PRI:line"
   MessageOrigin origin;
   std::size_t folder = 0;
-  std::size_t index = 0;    // into mails, pabs or directories
-  std::string error;        // non-empty: unreadable, with this text
+  std::size_t index = 0;  // into mails, pabs or directories
+  std::string error;      // non-empty: unreadable, with this text
   std::int64_t internal_date = 0;
   bool seen = true;
 };
@@ -47,10 +47,10 @@ struct ListedSecondary {
 
 struct Extract {
   int codepage = 0;
-  std::vector<std::shared_ptr<ExtractFile>> files;  // every listed file, open
+  std::vector<std::shared_ptr<ExtractFile>> files;     // every listed file, open
   std::map<std::string, ListedSecondary> secondaries;  // by lower-case name
-  std::set<std::string> primaries;                      // lower-case names
-  std::vector<FolderNode> folders{FolderNode{}};        // [0] is the root
+  std::set<std::string> primaries;                     // lower-case names
+  std::vector<FolderNode> folders{FolderNode{}};       // [0] is the root
   std::vector<MessageEntry> entries;
   std::vector<MailRecord> mails;
   std::vector<PabRecord> pabs;
@@ -77,7 +77,8 @@ class ExtractBuilder final : public PrimaryVisitor {
   void ResolveOverflow(Field& field, std::uint64_t line) const;
   // The secondary named by pointer |value|; throws IFF_E_POINTER,
   // IFF_E_BAD_NAME, IFF_E_OFFSET or IFF_E_NOT_LISTED.
-  const ListedSecondary& Pointer(std::string_view value, std::uint64_t line,
+  const ListedSecondary& Pointer(std::string_view value,
+                                 std::uint64_t line,
                                  std::uint64_t* offset) const;
   void MailRow(const Row& row);
   void PabRow(const Row& row);
@@ -90,9 +91,9 @@ class ExtractBuilder final : public PrimaryVisitor {
   IffOptions options_;
   std::string primary_;
   SectionStart section_;
-  std::string mailbox_;           // UTF-8 mailbox name of the section
+  std::string mailbox_;  // UTF-8 mailbox name of the section
   std::size_t mailbox_folder_ = 0;
-  std::size_t record_ = 0;        // the PAB or DIRECTORY record being filled
+  std::size_t record_ = 0;                     // the PAB or DIRECTORY record being filled
   std::optional<IffFailure> section_failure_;  // first row error of a PAB/DIRECTORY section
 };
 

@@ -79,8 +79,11 @@ std::string IffFailure::Format() const {
 IffError::IffError(IffFailure failure)
     : Error(Errc::kCorrupt, failure.Format()), failure_(std::move(failure)) {}
 
-void ThrowIff(IffCode code, std::string_view file, std::optional<std::uint64_t> line,
-              std::optional<std::uint64_t> offset, std::string_view reason) {
+void ThrowIff(IffCode code,
+              std::string_view file,
+              std::optional<std::uint64_t> line,
+              std::optional<std::uint64_t> offset,
+              std::string_view reason) {
   throw IffError(IffFailure{code, std::string(file), line, offset, std::string(reason)});
 }
 
@@ -93,8 +96,9 @@ IffFailure AttributeToRow(const IffFailure& failure, std::string_view primary, s
   out.file = std::string(primary);
   out.line = line;
   out.offset = failure.offset;
-  out.reason = failure.file.empty() || failure.file == primary ? failure.reason
-                                                               : failure.file + ": " + failure.reason;
+  out.reason = failure.file.empty() || failure.file == primary
+                   ? failure.reason
+                   : failure.file + ": " + failure.reason;
   return out;
 }
 

@@ -70,8 +70,11 @@ class IffError : public Error {
 };
 
 // Throws IffError for the given pieces.
-[[noreturn]] void ThrowIff(IffCode code, std::string_view file, std::optional<std::uint64_t> line,
-                           std::optional<std::uint64_t> offset, std::string_view reason);
+[[noreturn]] void ThrowIff(IffCode code,
+                           std::string_view file,
+                           std::optional<std::uint64_t> line,
+                           std::optional<std::uint64_t> offset,
+                           std::string_view reason);
 
 // Re-attributes a failure found while following a pointer of primary file
 // |primary| line |line|: the text then names the primary row first and the

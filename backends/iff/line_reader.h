@@ -43,13 +43,13 @@ class PhysicalLineReader {
 };
 
 struct LogicalLine {
-  std::string text;               // continuations joined
-  std::uint64_t first_line = 0;   // number of its first physical line
-  std::uint64_t offset = 0;       // byte offset of its first physical line
-  bool blank = false;             // the physical line was empty
-  bool comment = false;           // starts with '!' in column 1
-  bool too_long = false;          // over kMaxLineBytes
-  bool bare_lf = false;           // some physical line ended with a bare LF
+  std::string text;              // continuations joined
+  std::uint64_t first_line = 0;  // number of its first physical line
+  std::uint64_t offset = 0;      // byte offset of its first physical line
+  bool blank = false;            // the physical line was empty
+  bool comment = false;          // starts with '!' in column 1
+  bool too_long = false;         // over kMaxLineBytes
+  bool bare_lf = false;          // some physical line ended with a bare LF
 };
 
 // Joins continued physical lines of a primary file into logical lines.

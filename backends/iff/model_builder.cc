@@ -27,8 +27,8 @@ mime::DateTime ZoneUnknown(const LocalDateTime& t) {
 
 std::string ReadRange(const DataRange& range) {
   std::string out(static_cast<std::size_t>(range.length), '\0');
-  std::size_t got = PreadFull(range.file->fd(), out.data(), out.size(), range.offset,
-                              range.file->name());
+  std::size_t got =
+      PreadFull(range.file->fd(), out.data(), out.size(), range.offset, range.file->name());
   if (got != out.size()) {
     throw Error(Errc::kIo, range.file->name() + ": file shrank while being read (offset " +
                                std::to_string(range.offset + got) + ")");
@@ -286,7 +286,8 @@ mime::Message BuildMailMessage(const MailRecord& record, const MessageOrigin& or
   for (const DataRange& r : record.body) {
     raw += ReadRange(r);
   }
-  std::string text = ToCrlf(mime::CodePageToUtf8(origin.codepage, raw).value_or(mime::SanitizeUtf8(raw)));
+  std::string text =
+      ToCrlf(mime::CodePageToUtf8(origin.codepage, raw).value_or(mime::SanitizeUtf8(raw)));
   mime::Part body = TextPart("plain", std::move(text), "");
   if (record.attachments.empty()) {
     m.body = std::move(body);
@@ -296,7 +297,7 @@ mime::Message BuildMailMessage(const MailRecord& record, const MessageOrigin& or
   parts.push_back(std::move(body));
   for (const AttachmentRecord& a : record.attachments) {
     mime::Part part;
-    std::string media = a.macbinary ? "application/x-macbinary"
+    std::string media = a.macbinary                        ? "application/x-macbinary"
                         : a.type == SectionType::kSchedule ? "application/octet-stream"
                                                            : MediaTypeForName(a.name);
     std::size_t slash = media.find('/');
@@ -327,9 +328,31 @@ std::string PabCsv(const PabRecord& record) {
 std::string PabVcards(const PabRecord& record) {
   // Column indexes (kPabColumns order).
   enum {
-    kClass, kDisplay, kEmail, kFirst, kLast, kAddress, kCity, kState, kZip, kCountry, kTitle,
-    kCompany, kDepartment, kOffice, kAssistant, kBus, kBus2, kAssistNum, kFax, kHome, kHome2,
-    kMobile, kPager, kNote, kCount
+    kClass,
+    kDisplay,
+    kEmail,
+    kFirst,
+    kLast,
+    kAddress,
+    kCity,
+    kState,
+    kZip,
+    kCountry,
+    kTitle,
+    kCompany,
+    kDepartment,
+    kOffice,
+    kAssistant,
+    kBus,
+    kBus2,
+    kAssistNum,
+    kFax,
+    kHome,
+    kHome2,
+    kMobile,
+    kPager,
+    kNote,
+    kCount
   };
   std::vector<std::string> uids;
   std::map<std::string, std::size_t> by_name;  // lower-case display name -> row
@@ -370,8 +393,9 @@ std::string PabVcards(const PabRecord& record) {
       }
       AddProperty(out, "ORG", Compound({r[kCompany], r[kDepartment]}));
       AddProperty(out, "TITLE", VcardEscape(r[kTitle]));
-      AddProperty(out, "ADR;TYPE=work",
-                  Compound({"", r[kOffice], r[kAddress], r[kCity], r[kState], r[kZip], r[kCountry]}));
+      AddProperty(
+          out, "ADR;TYPE=work",
+          Compound({"", r[kOffice], r[kAddress], r[kCity], r[kState], r[kZip], r[kCountry]}));
       AddProperty(out, "TEL;TYPE=\"work,voice\"", VcardEscape(r[kBus]));
       AddProperty(out, "TEL;TYPE=\"work,voice\"", VcardEscape(r[kBus2]));
       AddProperty(out, "TEL;TYPE=x-assistant", VcardEscape(r[kAssistNum]));

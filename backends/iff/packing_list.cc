@@ -212,7 +212,8 @@ std::string ExtractDir::ReadPackingList() const {
   return bytes;
 }
 
-std::shared_ptr<ExtractFile> ExtractDir::Open(const std::string& name, std::uint64_t pkl_line) const {
+std::shared_ptr<ExtractFile> ExtractDir::Open(const std::string& name,
+                                              std::uint64_t pkl_line) const {
   std::optional<std::uint64_t> line;
   if (pkl_line > 0) {
     line = pkl_line;

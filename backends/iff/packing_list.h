@@ -36,7 +36,8 @@ PackingList ParsePackingList(std::string_view bytes, const std::string& file_nam
 // Shared by every Blob that reads from it.
 class ExtractFile {
  public:
-  ExtractFile(int fd, std::string name, std::uint64_t size) : fd_(fd), name_(std::move(name)), size_(size) {}
+  ExtractFile(int fd, std::string name, std::uint64_t size)
+      : fd_(fd), name_(std::move(name)), size_(size) {}
   ~ExtractFile();
   ExtractFile(const ExtractFile&) = delete;
   ExtractFile& operator=(const ExtractFile&) = delete;

@@ -6,15 +6,15 @@
 namespace mailfs::iff {
 
 const std::vector<std::string_view> kMailColumns = {
-    "Folder",        "Sender",   "To",     "Cc",     "Bcc",  "Subject",
-    "Send-Date",     "Received-Date", "Priority", "Unread", "Unsent", "Body",
+    "Folder",    "Sender",        "To",       "Cc",     "Bcc",    "Subject",
+    "Send-Date", "Received-Date", "Priority", "Unread", "Unsent", "Body",
 };
 
 const std::vector<std::string_view> kPabColumns = {
-    "Obj-class", "Display-Name", "Email-Address", "First",      "Last",      "Address",
-    "City",      "State",        "Zip",           "Country",    "Title",     "Company",
-    "Department", "Office",      "Assistant",     "Bus-Num",    "Bus2-Num",  "Assist-Num",
-    "Fax-Num",   "Home-Num",     "Home2-Num",     "Mobile-Num", "Pager-Num", "Note",
+    "Obj-class",  "Display-Name", "Email-Address", "First",      "Last",      "Address",
+    "City",       "State",        "Zip",           "Country",    "Title",     "Company",
+    "Department", "Office",       "Assistant",     "Bus-Num",    "Bus2-Num",  "Assist-Num",
+    "Fax-Num",    "Home-Num",     "Home2-Num",     "Mobile-Num", "Pager-Num", "Note",
 };
 
 namespace {
@@ -56,7 +56,9 @@ std::string_view KindName(SectionKind kind) {
   return "";
 }
 
-void CheckColumns(const ExtractFile& file, std::uint64_t line, SectionKind kind,
+void CheckColumns(const ExtractFile& file,
+                  std::uint64_t line,
+                  SectionKind kind,
                   const std::vector<Field>& columns) {
   auto fixed = [&](const std::vector<std::string_view>& want) {
     bool ok = columns.size() == want.size();
@@ -130,8 +132,8 @@ void ParsePrimary(const ExtractFile& file, PrimaryVisitor& visitor, std::uint64_
     }
     bool balanced = !line.too_long && Tokenize(line.text, &fields);
     SectionKind kind;
-    bool is_section_line = balanced && !fields[0].quoted && fields.size() <= 2 &&
-                           IsKeyword(fields[0].value, &kind);
+    bool is_section_line =
+        balanced && !fields[0].quoted && fields.size() <= 2 && IsKeyword(fields[0].value, &kind);
     if (is_section_line) {
       end_section();
       current = SectionStart();
@@ -175,8 +177,8 @@ void ParsePrimary(const ExtractFile& file, PrimaryVisitor& visitor, std::uint64_
       visitor.BeginSection(current);
       continue;
     }
-    bool looks_like_keyword = balanced && !fields[0].quoted && fields.size() <= 2 &&
-                              OnlyLetters(fields[0].value);
+    bool looks_like_keyword =
+        balanced && !fields[0].quoted && fields.size() <= 2 && OnlyLetters(fields[0].value);
     if (!in_section) {
       ThrowIff(IffCode::kUnknownSection, file.name(), line.first_line, std::nullopt,
                looks_like_keyword ? "unknown section keyword '" + fields[0].value + "'"
@@ -197,10 +199,10 @@ void ParsePrimary(const ExtractFile& file, PrimaryVisitor& visitor, std::uint64_
       row.error = IffFailure{IffCode::kQuote, file.name(), row.line, std::nullopt,
                              "unbalanced quotation mark"};
     } else if (fields.size() > current.columns.size()) {
-      row.error = IffFailure{IffCode::kFieldCount, file.name(), row.line, std::nullopt,
-                             "row has " + std::to_string(fields.size()) +
-                                 " fields, the column line " +
-                                 std::to_string(current.columns.size())};
+      row.error =
+          IffFailure{IffCode::kFieldCount, file.name(), row.line, std::nullopt,
+                     "row has " + std::to_string(fields.size()) + " fields, the column line " +
+                         std::to_string(current.columns.size())};
     } else {
       fields.resize(current.columns.size());
       row.fields = fields;

@@ -24,10 +24,10 @@ extern const std::vector<std::string_view> kPabColumns;
 
 struct SectionStart {
   SectionKind kind = SectionKind::kMailMessage;
-  std::string argument;       // code page bytes; empty for DIRECTORY
-  std::uint64_t line = 0;     // line of the section line
+  std::string argument;        // code page bytes; empty for DIRECTORY
+  std::uint64_t line = 0;      // line of the section line
   std::vector<Field> columns;  // the column line's fields
-  std::string column_text;    // the column line as a logical line
+  std::string column_text;     // the column line as a logical line
 };
 
 struct Row {

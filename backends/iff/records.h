@@ -33,29 +33,29 @@ struct AttachmentRecord {
 };
 
 struct MailRecord {
-  std::string mailbox;                // UTF-8, "migrate:" dropped
-  std::vector<std::string> folder;    // UTF-8 path components (empty: Inbox)
+  std::string mailbox;                           // UTF-8, "migrate:" dropped
+  std::vector<std::string> folder;               // UTF-8 path components (empty: Inbox)
   std::vector<std::string> sender, to, cc, bcc;  // UTF-8 values after the split
-  std::string subject;                // UTF-8
+  std::string subject;                           // UTF-8
   std::optional<LocalDateTime> send_date, received_date;
   int priority = 0;
   bool unread = false;
   bool unsent = false;
-  std::vector<DataRange> body;        // the Body sections, in order
+  std::vector<DataRange> body;  // the Body sections, in order
   std::vector<AttachmentRecord> attachments;
 };
 
 struct PabRecord {
-  std::string mailbox;                    // UTF-8 section argument without "migrate:"
-  std::string column_line;                // UTF-8
-  std::vector<std::string> lines;         // UTF-8 rows for pab.csv (no CR LF)
+  std::string mailbox;                         // UTF-8 section argument without "migrate:"
+  std::string column_line;                     // UTF-8
+  std::vector<std::string> lines;              // UTF-8 rows for pab.csv (no CR LF)
   std::vector<std::vector<std::string>> rows;  // UTF-8 values, 24 per row
 };
 
 struct DirectoryRecord {
-  std::vector<std::string> columns;       // UTF-8 column names
-  std::string column_line;                // UTF-8
-  std::vector<std::string> lines;         // UTF-8 rows, escapes undone (no CR LF)
+  std::vector<std::string> columns;            // UTF-8 column names
+  std::string column_line;                     // UTF-8
+  std::vector<std::string> lines;              // UTF-8 rows, escapes undone (no CR LF)
   std::vector<std::vector<std::string>> rows;  // UTF-8 values, escapes undone
 };
 

@@ -135,7 +135,8 @@ Section ReadSectionHeader(const ExtractFile& file, std::uint64_t offset, std::st
 std::uint64_t SkipSeparators(const ExtractFile& file, std::uint64_t offset) {
   char buf[512];
   while (offset + 1 < file.size()) {
-    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(sizeof buf, file.size() - offset));
+    std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(sizeof buf, file.size() - offset));
     std::size_t got = PreadFull(file.fd(), buf, want, offset, file.name());
     std::size_t i = 0;
     while (i + 1 < got && buf[i] == '\r' && buf[i + 1] == '\n') {
@@ -156,18 +157,19 @@ std::uint64_t CheckSecondaryFileHeader(const ExtractFile& file) {
   std::vector<Field> fields;
   if (!ReadRow(file, 0, &row) || !EqualsIgnoreCase(row, kSecondaryColumns)) {
     ThrowIff(IffCode::kSecFileHeader, file.name(), 1, 0,
-             "a secondary file must start with '" + std::string(kSecondaryColumns) +
-                 "' and CR LF");
+             "a secondary file must start with '" + std::string(kSecondaryColumns) + "' and CR LF");
   }
   return row.size() + 2;
 }
 
-std::vector<Section> ReadChain(const ExtractFile& file, std::uint64_t column_line_length,
-                               std::uint64_t offset, std::string_view first_label) {
+std::vector<Section> ReadChain(const ExtractFile& file,
+                               std::uint64_t column_line_length,
+                               std::uint64_t offset,
+                               std::string_view first_label) {
   if (offset >= file.size()) {
-    ThrowIff(IffCode::kOffset, file.name(), std::nullopt, offset,
-             "offset is at or past the end of the file (" + std::to_string(file.size()) +
-                 " bytes)");
+    ThrowIff(
+        IffCode::kOffset, file.name(), std::nullopt, offset,
+        "offset is at or past the end of the file (" + std::to_string(file.size()) + " bytes)");
   }
   if (offset < column_line_length) {
     ThrowIff(IffCode::kOffset, file.name(), std::nullopt, offset,

@@ -27,9 +27,9 @@ struct Section {
   std::uint64_t data_offset = 0;    // first data byte
   std::uint64_t length = 0;         // data bytes
   bool is_last = true;
-  std::string name;       // Name field, code page bytes (may be empty)
-  std::string position;   // Position field as written (may be empty)
-  bool macbinary = false;  // Format=Macbinary
+  std::string name;           // Name field, code page bytes (may be empty)
+  std::string position;       // Position field as written (may be empty)
+  bool macbinary = false;     // Format=Macbinary
   bool encoding_set = false;  // the reserved Encoding field was not empty
 };
 
@@ -43,7 +43,9 @@ std::uint64_t CheckSecondaryFileHeader(const ExtractFile& file);
 // text ("BODY" for message bodies). Throws IffError IFF_E_OFFSET,
 // IFF_E_SEC_HEADER, IFF_E_SEC_TYPE, IFF_E_LENGTH, IFF_E_CHAIN, naming |file|
 // and the offset of the faulty header row.
-std::vector<Section> ReadChain(const ExtractFile& file, std::uint64_t column_line_length,
-                               std::uint64_t offset, std::string_view first_label);
+std::vector<Section> ReadChain(const ExtractFile& file,
+                               std::uint64_t column_line_length,
+                               std::uint64_t offset,
+                               std::string_view first_label);
 
 }  // namespace mailfs::iff
