@@ -5,7 +5,8 @@
 // clients really produce: Shift_JIS with CP932 (so 0x5C and 0x7E stay "\" and
 // "~", as in the ASCII fast path), GB2312 with GBK, Big5 with CP950 and
 // EUC-KR with CP949. Each superset decodes every valid sequence of the base
-// charset to the same code point.
+// charset to the same code point. windows-1258 is decoded byte by byte, so
+// glibc does not compose tone marks with their letters (no normalisation).
 //
 // Errors never throw: an invalid or unmappable sequence becomes one U+FFFD.
 // For the double-byte charsets a bad lead byte followed by a non-ASCII byte
@@ -36,6 +37,7 @@ enum class Kind {
   kUtf8,        // validated by SanitizeUtf8, no iconv
   kAscii,       // 8-bit bytes are errors, no iconv
   kSingleByte,  // one byte per character
+  kByteTable,   // one byte per character, decoded byte by byte (see below)
   kShiftJis,    // lead bytes 0x81-0x9F, 0xE0-0xFC
   kEucJp,       // lead bytes 0x8E, 0x8F, 0xA1-0xFE
   kDoubleByte,  // lead bytes 0x81-0xFE (GBK, GB18030, CP949, CP950)
@@ -81,7 +83,10 @@ constexpr Encoding kWin1254 = Sb("WINDOWS-1254");
 constexpr Encoding kWin1255 = Sb("WINDOWS-1255");
 constexpr Encoding kWin1256 = Sb("WINDOWS-1256");
 constexpr Encoding kWin1257 = Sb("WINDOWS-1257");
-constexpr Encoding kWin1258 = Sb("WINDOWS-1258");
+// glibc's CP1258 converter composes a letter and a following tone mark into
+// one precomposed character. That is a normalisation, which design.md §3
+// rules out, so CP1258 is decoded through a per-byte table instead.
+constexpr Encoding kWin1258{"WINDOWS-1258", Kind::kByteTable};
 constexpr Encoding kKoi8R = Sb("KOI8-R");
 constexpr Encoding kKoi8U = Sb("KOI8-U");
 constexpr Encoding kCp437 = Sb("IBM437");
@@ -463,6 +468,33 @@ std::string ConvertWithIconv(const Encoding& encoding, std::string_view bytes) {
   return out;
 }
 
+// The UTF-8 form of each byte of a single-byte charset, each converted on
+// its own (empty: the byte is not mapped). Built once per charset.
+using ByteTable = std::array<std::string, 256>;
+
+ByteTable BuildByteTable(const Encoding& encoding) {
+  ByteTable table;
+  for (int b = 0; b < 256; ++b) {
+    char byte = static_cast<char>(b);
+    std::string converted = ConvertWithIconv(encoding, std::string_view(&byte, 1));
+    if (converted != kReplacement) {
+      table[b] = std::move(converted);
+    }
+  }
+  return table;
+}
+
+// CP1258 is the only kByteTable charset.
+std::string ConvertCp1258(std::string_view bytes) {
+  static const ByteTable kTable = BuildByteTable(kWin1258);
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.append(kTable[c].empty() ? kReplacement : std::string_view(kTable[c]));
+  }
+  return out;
+}
+
 bool CanPassAscii(Kind kind, std::string_view bytes) {
   if (kind != Kind::kIso2022) {
     return true;
@@ -488,6 +520,9 @@ std::string Convert(const Encoding& encoding, std::string_view bytes) {
       }
     }
     return out;
+  }
+  if (encoding.kind == Kind::kByteTable) {
+    return ConvertCp1258(bytes);
   }
   return ConvertWithIconv(encoding, bytes);
 }

@@ -82,11 +82,14 @@ TEST(CharsetTest, SingleByteCharsets) {
   EXPECT_EQ(Conv("windows-1251", "\xCF\xF0\xE8"), "\xD0\x9F\xD1\x80\xD0\xB8");
 }
 
-TEST(CharsetTest, Windows1258ComposesToneMarks) {
-  // "Vi" + e-circumflex + combining hook above + "t": glibc composes U+1EC3.
-  EXPECT_EQ(Conv("windows-1258", "Vi\xEA\xD2t"), "Vi\xE1\xBB\x83t");
-  // A held-back letter comes out before the replacement of a bad byte.
+TEST(CharsetTest, Windows1258KeepsToneMarksApart) {
+  // "Vi" + e-circumflex + combining hook above + "t": no composition into
+  // U+1EC3 (design.md §3: no Unicode normalisation).
+  EXPECT_EQ(Conv("windows-1258", "Vi\xEA\xD2t"), "Vi\xC3\xAA\xCC\x89t");
+  EXPECT_EQ(CodePageToUtf8(1258, "\xEA\xD2"), "\xC3\xAA\xCC\x89");
+  // 0x81 is not mapped.
   EXPECT_EQ(Conv("windows-1258", "\xEA\x81z"), "\xC3\xAA" + kFffd + "z");
+  EXPECT_EQ(Conv("cp1258", "\x80\xFF"), "\xE2\x82\xAC\xC3\xBF");
 }
 
 TEST(CharsetTest, MultibyteCharsets) {
