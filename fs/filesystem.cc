@@ -1210,7 +1210,22 @@ void Filesystem::Rename(Ino parent, const std::string& name, Ino new_parent, con
     }
     Get(new_parent).entries[new_name] = ino;
     lock.unlock();
-    Commit(ino, new_parent, new_name);
+    try {
+      Commit(ino, new_parent, new_name);
+    } catch (const Error&) {
+      // The rename failed: the temporary file is still there under its old
+      // name (rsync unlinks it; otherwise it is reported NOT STORED).
+      std::lock_guard<std::mutex> relock(mu_);
+      auto n = nodes_.find(ino);
+      auto d = nodes_.find(parent);
+      if (n != nodes_.end() && d != nodes_.end() && n->second->kind == Node::Kind::kStaged) {
+        n->second->parent = parent;
+        n->second->name = name;
+        n->second->staging->dirty = true;
+        d->second->entries[name] = ino;
+      }
+      throw;
+    }
     return;
   }
 

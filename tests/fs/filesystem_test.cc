@@ -177,6 +177,11 @@ TEST_F(FilesystemTest, RenameReturnsTheCommitError) {
     EXPECT_EQ(e.code(), Errc::kIo);
   }
   EXPECT_THROW(fs_->Lookup(inbox, "a.eml"), Error);
+  // The temporary file is still there: rsync unlinks it.
+  fs_->Lookup(inbox, ".a.eml.XyZ123");
+  EXPECT_EQ(fs_->Shutdown().size(), 1u);
+  fs_->Unlink(inbox, ".a.eml.XyZ123");
+  EXPECT_EQ(fs_->Shutdown().size(), 0u);
 }
 
 TEST_F(FilesystemTest, UnrenamedTempFileIsReportedNotStored) {
