@@ -69,6 +69,14 @@ struct MessageInfo {
   std::string error;
 };
 
+// A plain file shown among a folder's entries that is not a message, e.g. an
+// IFF address book as vCards. Read-only; not part of any mail store.
+struct SideFile {
+  std::string name;          // one path component, UTF-8 (no '/')
+  BlobPtr content;
+  std::int64_t mtime = 0;    // seconds since the epoch, UTC
+};
+
 struct Capabilities {
   bool writable = false;         // Append/Delete/Move/SetFlags/SetInternalDate work
   bool folders_writable = false; // CreateFolder/RenameFolder/DeleteFolder work
@@ -95,6 +103,12 @@ class Backend {
 
   // Messages of |folder|: metadata only. Throws kNotFound if |folder| vanished.
   virtual std::vector<MessageInfo> ListMessages(const FolderId& folder) = 0;
+
+  // Plain files to show in |folder| besides its messages (default: none).
+  virtual std::vector<SideFile> ListSideFiles(const FolderId& folder) {
+    (void)folder;
+    return {};
+  }
 
   // The message's bytes as served in view=raw. Never marks it read. Throws
   // kNotFound (gone), kCorrupt (cannot be produced), kIo/kTimeout (store).

@@ -39,6 +39,8 @@ struct Filesystem::MessageState {
   bool unreadable = false;
   std::string error;
   BlobPtr canonical;       // view=canonical: the rendering (file-backed)
+  BlobPtr side;            // a side file (not a message): its content
+  std::string side_name;   // its name
 };
 
 // A file being written (design.md §6). Belongs to the node, not the handle.
@@ -327,6 +329,7 @@ std::shared_ptr<Filesystem::MessageState> Filesystem::MakeMessageState(const Mes
 
 BlobPtr Filesystem::FetchServed(const FolderId& folder, const MessageState& msg) {
   if (msg.unreadable) throw Error(Errc::kCorrupt, msg.error);
+  if (msg.side) return msg.side;
   if (msg.canonical) return msg.canonical;
   return backend_->Fetch(folder, msg.key);
 }
@@ -346,6 +349,15 @@ void Filesystem::LoadFolder(Ino ino) {
   std::vector<std::shared_ptr<MessageState>> messages;
   if (!virtual_dot) {
     subfolders = backend_->ListFolders(folder);
+    for (SideFile& sf : backend_->ListSideFiles(folder)) {
+      auto m = std::make_shared<MessageState>();
+      m->key = MessageKey{"side:" + sf.name};
+      m->size = sf.content->Size();
+      m->mtime = sf.mtime;
+      m->side = std::move(sf.content);
+      m->side_name = EscapeFolderName(sf.name);
+      messages.push_back(std::move(m));
+    }
     if (selectable) {
       for (const MessageInfo& info : backend_->ListMessages(folder)) {
         messages.push_back(MakeMessageState(info, folder));
@@ -354,10 +366,10 @@ void Filesystem::LoadFolder(Ino ino) {
     // Hashes of colliding messages (only they need their bytes hashed).
     std::map<std::string, int> counts;
     for (const auto& m : messages) {
-      if (!m->unreadable) ++counts[m->base];
+      if (!m->unreadable && !m->side) ++counts[m->base];
     }
     for (auto& m : messages) {
-      if (m->unreadable || counts[m->base] < 2) continue;
+      if (m->unreadable || m->side || counts[m->base] < 2) continue;
       try {
         m->sha256_hex = Sha256HexOfBlob(*FetchServed(folder, *m));
       } catch (const Error& e) {
@@ -443,7 +455,10 @@ void Filesystem::RecomputeNames(Node& dir, std::vector<std::pair<Ino, std::strin
   std::map<std::string, std::vector<Node*>> by_base;
   for (Ino m : dir.messages) {
     Node& n = Get(m);
-    if (n.msg->unreadable) {
+    if (n.msg->side) {
+      n.name = n.msg->side_name;
+      dir.entries[n.name] = m;
+    } else if (n.msg->unreadable) {
       n.name = UnreadableName(n.msg->key.value);
       dir.entries[n.name] = m;
     } else {
@@ -1319,6 +1334,7 @@ std::string Filesystem::GetXattr(Ino ino, const std::string& name) {
     if (name == kSpecialUseXattr && !node.special_use.empty()) return node.special_use;
     throw Error(Errc::kNotFound, "no such attribute");
   }
+  if (node.msg && node.msg->side) throw Error(Errc::kNotFound, "no such attribute");
   if (name == kFlagsXattr) {
     std::string f = node.kind == Node::Kind::kStaged ? FormatFlags(node.staging->flags.value_or(Flags{}))
                                                      : FormatFlags(node.msg->flags);
