@@ -42,9 +42,17 @@ struct Range {
 // Characters shown as "-" (step 2).
 constexpr Range kDashed[] = {
     {0x00, 0x1F},      // NUL and the other C0 controls (TAB, LF, CR, ...)
-    {'"', '"'},        {'*', '*'},        {'/', '/'},        {':', ':'},
-    {'<', '<'},        {'>', '>'},        {'?', '?'},        {'[', '['},
-    {'\\', '\\'},      {']', ']'},        {'|', '|'},
+    {'"', '"'},        // the characters design.md §3 lists: / \ : * ? " < > | [ ]
+    {'*', '*'},        //
+    {'/', '/'},        //
+    {':', ':'},        //
+    {'<', '<'},        //
+    {'>', '>'},        //
+    {'?', '?'},        //
+    {'\\', '\\'},      //
+    {'|', '|'},        //
+    {'[', '['},        //
+    {']', ']'},        //
     {0x7F, 0x9F},      // DEL and the C1 controls
     {0x200E, 0x200F},  // LRM, RLM
     {0x202A, 0x202E},  // LRE, RLE, PDF, LRO, RLO
@@ -53,9 +61,8 @@ constexpr Range kDashed[] = {
 
 // Unicode White_Space (all 25 code points; step 3).
 constexpr Range kWhiteSpace[] = {
-    {0x0009, 0x000D}, {0x0020, 0x0020}, {0x0085, 0x0085}, {0x00A0, 0x00A0},
-    {0x1680, 0x1680}, {0x2000, 0x200A}, {0x2028, 0x2029}, {0x202F, 0x202F},
-    {0x205F, 0x205F}, {0x3000, 0x3000},
+    {0x0009, 0x000D}, {0x0020, 0x0020}, {0x0085, 0x0085}, {0x00A0, 0x00A0}, {0x1680, 0x1680},
+    {0x2000, 0x200A}, {0x2028, 0x2029}, {0x202F, 0x202F}, {0x205F, 0x205F}, {0x3000, 0x3000},
 };
 
 template <std::size_t N>
@@ -72,7 +79,10 @@ bool InRanges(const Range (&ranges)[N], char32_t c) {
 char32_t NextCodePoint(std::string_view s, std::size_t* pos) {
   auto lead = static_cast<unsigned char>(s[*pos]);
   std::size_t length = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-  char32_t c = length == 1 ? lead : length == 2 ? lead & 0x1F : length == 3 ? lead & 0x0F : lead & 0x07;
+  char32_t c = length == 1   ? lead
+               : length == 2 ? lead & 0x1F
+               : length == 3 ? lead & 0x0F
+                             : lead & 0x07;
   for (std::size_t i = 1; i < length; ++i) {
     c = (c << 6) | (static_cast<unsigned char>(s[*pos + i]) & 0x3F);
   }
@@ -196,7 +206,9 @@ std::string AsciiLower(std::string s) {
   return s;
 }
 
-std::string KeyOf(std::string_view bytes) { return Sha256Hex(bytes).substr(0, kKeyHexDigits); }
+std::string KeyOf(std::string_view bytes) {
+  return Sha256Hex(bytes).substr(0, kKeyHexDigits);
+}
 
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') {
@@ -263,7 +275,9 @@ std::string MessageBaseName(std::string_view header_block, std::int64_t internal
          NameKey(header_block, internal_date) + "]";
 }
 
-std::string UniqueName(std::string_view base) { return std::string(base) + ".eml"; }
+std::string UniqueName(std::string_view base) {
+  return std::string(base) + ".eml";
+}
 
 std::string CollisionName(std::string_view base, std::string_view sha256_hex, int dup_index) {
   std::string name(base);

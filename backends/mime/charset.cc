@@ -58,7 +58,9 @@ struct Alias {
 };
 
 // Single-byte converters, named the way glibc knows them.
-constexpr Encoding Sb(const char* iconv_name) { return Encoding{iconv_name, Kind::kSingleByte}; }
+constexpr Encoding Sb(const char* iconv_name) {
+  return Encoding{iconv_name, Kind::kSingleByte};
+}
 
 constexpr Encoding kLatin1 = Sb("ISO-8859-1");
 constexpr Encoding kLatin2 = Sb("ISO-8859-2");
@@ -289,13 +291,12 @@ struct CodePage {
 
 // Windows code pages used by IFF extracts (iff-format.md §2.1).
 constexpr CodePage kCodePages[] = {
-    {437, kCp437},       {850, kCp850},       {874, kWin874},      {932, kShiftJis},
-    {936, kGbk},         {949, kEucKr},       {950, kBig5},        {1250, kWin1250},
-    {1251, kWin1251},    {1252, kWin1252},    {1253, kWin1253},    {1254, kWin1254},
-    {1255, kWin1255},    {1256, kWin1256},    {1257, kWin1257},    {1258, kWin1258},
-    {10000, kMacRoman},  {28591, kLatin1},    {28592, kLatin2},    {28593, kLatin3},
-    {28594, kLatin4},    {28595, kCyrillic},  {28596, kArabic},    {28597, kGreek},
-    {28598, kHebrew},    {28599, kLatin5},    {65001, kUtf8},
+    {437, kCp437},    {850, kCp850},      {874, kWin874},   {932, kShiftJis}, {936, kGbk},
+    {949, kEucKr},    {950, kBig5},       {1250, kWin1250}, {1251, kWin1251}, {1252, kWin1252},
+    {1253, kWin1253}, {1254, kWin1254},   {1255, kWin1255}, {1256, kWin1256}, {1257, kWin1257},
+    {1258, kWin1258}, {10000, kMacRoman}, {28591, kLatin1}, {28592, kLatin2}, {28593, kLatin3},
+    {28594, kLatin4}, {28595, kCyrillic}, {28596, kArabic}, {28597, kGreek},  {28598, kHebrew},
+    {28599, kLatin5}, {65001, kUtf8},
 };
 
 // Lowercase letters and digits only: the table lookup key.
@@ -408,7 +409,10 @@ void Drain(std::string& out, std::array<char, 4096>& buf, char*& out_ptr, std::s
 // Writes out any character the converter still holds (glibc's CP1258 keeps a
 // base letter back to combine it with a following tone mark) and returns it
 // to its initial state.
-void Flush(iconv_t cd, std::string& out, std::array<char, 4096>& buf, char*& out_ptr,
+void Flush(iconv_t cd,
+           std::string& out,
+           std::array<char, 4096>& buf,
+           char*& out_ptr,
            std::size_t& out_left) {
   while (iconv(cd, nullptr, nullptr, &out_ptr, &out_left) == static_cast<std::size_t>(-1) &&
          errno == E2BIG) {
@@ -583,7 +587,9 @@ std::optional<std::string> CharsetToUtf8(std::string_view charset, std::string_v
   return Convert(*encoding, bytes);
 }
 
-bool IsKnownCharset(std::string_view charset) { return FindCharset(charset) != nullptr; }
+bool IsKnownCharset(std::string_view charset) {
+  return FindCharset(charset) != nullptr;
+}
 
 std::optional<std::string> CodePageToUtf8(int codepage, std::string_view bytes) {
   const Encoding* encoding = FindCodePage(codepage);
@@ -593,7 +599,9 @@ std::optional<std::string> CodePageToUtf8(int codepage, std::string_view bytes) 
   return Convert(*encoding, bytes);
 }
 
-bool IsSupportedCodePage(int codepage) { return FindCodePage(codepage) != nullptr; }
+bool IsSupportedCodePage(int codepage) {
+  return FindCodePage(codepage) != nullptr;
+}
 
 std::string SanitizeUtf8(std::string_view bytes) {
   std::string out;

@@ -12,15 +12,25 @@
 namespace mailfs::mime {
 namespace {
 
-bool IsWsp(char c) { return c == ' ' || c == '\t'; }
+bool IsWsp(char c) {
+  return c == ' ' || c == '\t';
+}
 
-bool IsLineSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool IsLineSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsAlpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
-char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char AsciiLower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) {
@@ -137,7 +147,9 @@ struct EncodedWord {
   std::string_view text;
 };
 
-bool IsWordChar(char c) { return c > 32 && c < 127 && c != '?'; }
+bool IsWordChar(char c) {
+  return c > 32 && c < 127 && c != '?';
+}
 
 // Parses "=?charset?enc?text?=" starting at |pos|.
 bool ParseEncodedWord(std::string_view s, std::size_t pos, EncodedWord* word) {
@@ -268,7 +280,7 @@ struct Segment {
   std::string_view text;
   std::string_view charset;  // as written, language suffix removed
   std::string charset_key;   // NormalizeCharset(charset)
-  std::string bytes;        // transfer encoding undone
+  std::string bytes;         // transfer encoding undone
 };
 
 // Charset names compared for joining: lowercase letters and digits only.
@@ -346,9 +358,8 @@ bool AllWsp(std::string_view s) {
 // Dates.
 
 constexpr std::array<std::string_view, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-constexpr std::array<std::string_view, 7> kDays = {"Sun", "Mon", "Tue", "Wed",
-                                                    "Thu", "Fri", "Sat"};
+                                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+constexpr std::array<std::string_view, 7> kDays = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 
 std::int64_t FloorDiv(std::int64_t a, std::int64_t b) {
   std::int64_t q = a / b;
@@ -483,9 +494,9 @@ std::optional<int> NamedZone(std::string_view name) {
     int minutes;
   };
   static constexpr Zone kZones[] = {
-      {"UT", 0},         {"GMT", 0},        {"Z", 0},          {"EST", -5 * 60},
-      {"EDT", -4 * 60},  {"CST", -6 * 60},  {"CDT", -5 * 60},  {"MST", -7 * 60},
-      {"MDT", -6 * 60},  {"PST", -8 * 60},  {"PDT", -7 * 60},
+      {"UT", 0},        {"GMT", 0},       {"Z", 0},         {"EST", -5 * 60},
+      {"EDT", -4 * 60}, {"CST", -6 * 60}, {"CDT", -5 * 60}, {"MST", -7 * 60},
+      {"MDT", -6 * 60}, {"PST", -8 * 60}, {"PDT", -7 * 60},
   };
   for (const Zone& zone : kZones) {
     if (EqualsIgnoreCase(zone.name, name)) {
@@ -536,11 +547,12 @@ std::vector<AddrToken> LexAddresses(std::string_view s) {
       if (i < s.size()) {
         ++i;  // closing quote
       }
-      tokens.push_back(AddrToken{AddrTokenKind::kQuoted, s.substr(begin, i - begin),
-                                 std::move(text), space});
+      tokens.push_back(
+          AddrToken{AddrTokenKind::kQuoted, s.substr(begin, i - begin), std::move(text), space});
       space = false;
     } else if (IsAddrSpecial(c)) {
-      tokens.push_back(AddrToken{AddrTokenKind::kSpecial, s.substr(i, 1), std::string(1, c), space});
+      tokens.push_back(
+          AddrToken{AddrTokenKind::kSpecial, s.substr(i, 1), std::string(1, c), space});
       space = false;
       ++i;
     } else {

@@ -20,12 +20,38 @@ std::string Conv(std::string_view charset, std::string_view bytes) {
 }
 
 TEST(CharsetTest, KnownNamesAndAliases) {
-  for (const char* name :
-       {"UTF-8", "utf8", "US-ASCII", "ascii", "us", "ISO-8859-1", "iso_8859-1", "iso8859-1",
-        "latin1", "ISO-8859-2", "iso-8859-11", "ISO-8859-16", "latin9", "windows-1250",
-        "cp1252", "Windows-1258", "KOI8-R", "koi8-u", "GB2312", "GBK", "cp936", "GB18030",
-        "Big5", "Shift_JIS", "x-sjis", "SJIS", "EUC-JP", "ISO-2022-JP", "EUC-KR",
-        "ks_c_5601-1987", "iso_8859-1:1987", "ANSI_X3.4-1968"}) {
+  for (const char* name : {"UTF-8",
+                           "utf8",
+                           "US-ASCII",
+                           "ascii",
+                           "us",
+                           "ISO-8859-1",
+                           "iso_8859-1",
+                           "iso8859-1",
+                           "latin1",
+                           "ISO-8859-2",
+                           "iso-8859-11",
+                           "ISO-8859-16",
+                           "latin9",
+                           "windows-1250",
+                           "cp1252",
+                           "Windows-1258",
+                           "KOI8-R",
+                           "koi8-u",
+                           "GB2312",
+                           "GBK",
+                           "cp936",
+                           "GB18030",
+                           "Big5",
+                           "Shift_JIS",
+                           "x-sjis",
+                           "SJIS",
+                           "EUC-JP",
+                           "ISO-2022-JP",
+                           "EUC-KR",
+                           "ks_c_5601-1987",
+                           "iso_8859-1:1987",
+                           "ANSI_X3.4-1968"}) {
     EXPECT_TRUE(IsKnownCharset(name)) << name;
   }
 }
@@ -59,9 +85,9 @@ TEST(CharsetTest, UsAsciiEightBitIsReplaced) {
 
 TEST(CharsetTest, Utf8InvalidSequences) {
   EXPECT_EQ(Conv("utf-8", "caf\xC3\xA9"), "caf\xC3\xA9");
-  EXPECT_EQ(Conv("utf-8", "a\xC3"), "a" + kFffd);            // truncated
-  EXPECT_EQ(Conv("utf-8", "\xE2\x82z"), kFffd + "z");        // one maximal subpart
-  EXPECT_EQ(Conv("utf-8", "\xC0\xAF"), kFffd + kFffd);       // overlong
+  EXPECT_EQ(Conv("utf-8", "a\xC3"), "a" + kFffd);                   // truncated
+  EXPECT_EQ(Conv("utf-8", "\xE2\x82z"), kFffd + "z");               // one maximal subpart
+  EXPECT_EQ(Conv("utf-8", "\xC0\xAF"), kFffd + kFffd);              // overlong
   EXPECT_EQ(Conv("utf-8", "\xED\xA0\x80"), kFffd + kFffd + kFffd);  // surrogate
   EXPECT_EQ(Conv("utf-8", "\xF4\x90\x80\x80"), kFffd + kFffd + kFffd + kFffd);  // > U+10FFFF
   EXPECT_EQ(Conv("utf-8", "\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80");
@@ -101,8 +127,8 @@ TEST(CharsetTest, MultibyteCharsets) {
             "\xE3\x81\x93\xE3\x82\x93\xE3\x81\xAB\xE3\x81\xA1\xE3\x81\xAF");  // こんにちは
   EXPECT_EQ(Conv("gb2312", "\xC4\xE3\xBA\xC3"), "\xE4\xBD\xA0\xE5\xA5\xBD");  // 你好
   EXPECT_EQ(Conv("gbk", "\xC4\xE3\xBA\xC3"), "\xE4\xBD\xA0\xE5\xA5\xBD");
-  EXPECT_EQ(Conv("gb18030", "\x81\x30\x81\x30"), "\xC2\x80");  // four-byte form
-  EXPECT_EQ(Conv("big5", "\xA4\xA4\xA4\xE5"), "\xE4\xB8\xAD\xE6\x96\x87");  // 中文
+  EXPECT_EQ(Conv("gb18030", "\x81\x30\x81\x30"), "\xC2\x80");                 // four-byte form
+  EXPECT_EQ(Conv("big5", "\xA4\xA4\xA4\xE5"), "\xE4\xB8\xAD\xE6\x96\x87");    // 中文
   EXPECT_EQ(Conv("euc-kr", "\xC7\xD1\xB1\xB9"), "\xED\x95\x9C\xEA\xB5\xAD");  // 한국
   EXPECT_EQ(Conv("ks_c_5601-1987", "\xC7\xD1"), "\xED\x95\x9C");
 }
@@ -117,14 +143,13 @@ TEST(CharsetTest, MultibyteErrorsBecomeReplacement) {
   // Invalid byte in the middle of valid text.
   EXPECT_EQ(Conv("euc-jp", "\xC6\xFC\xFF\xCB\xDC"), "\xE6\x97\xA5" + kFffd + "\xE6\x9C\xAC");
   // Invalid bytes in ISO-2022-JP keep the shift state.
-  EXPECT_EQ(Conv("iso-2022-jp", "\x1B$B$3\x80$s\x1B(B"),
-            "\xE3\x81\x93" + kFffd + "\xE3\x82\x93");
+  EXPECT_EQ(Conv("iso-2022-jp", "\x1B$B$3\x80$s\x1B(B"), "\xE3\x81\x93" + kFffd + "\xE3\x82\x93");
 }
 
 TEST(CharsetTest, CodePages) {
-  for (int cp : {437, 850, 874, 932, 936, 949, 950, 1250, 1251, 1252, 1253, 1254, 1255, 1256,
-                 1257, 1258, 10000, 28591, 28592, 28593, 28594, 28595, 28596, 28597, 28598,
-                 28599, 65001}) {
+  for (int cp : {437,   850,   874,   932,   936,   949,   950,   1250,  1251,
+                 1252,  1253,  1254,  1255,  1256,  1257,  1258,  10000, 28591,
+                 28592, 28593, 28594, 28595, 28596, 28597, 28598, 28599, 65001}) {
     EXPECT_TRUE(IsSupportedCodePage(cp)) << cp;
     EXPECT_EQ(CodePageToUtf8(cp, "plain ASCII"), "plain ASCII") << cp;
   }

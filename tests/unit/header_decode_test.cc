@@ -31,8 +31,7 @@ TEST(HeaderBlockTest, StopsAtFirstEmptyLine) {
 }
 
 TEST(FirstHeaderTest, FindsFirstFieldCaseInsensitively) {
-  std::string block =
-      "Received: x\r\nsubject: first\r\nSUBJECT: second\r\nMessage-Id: <a@b>\r\n";
+  std::string block = "Received: x\r\nsubject: first\r\nSUBJECT: second\r\nMessage-Id: <a@b>\r\n";
   EXPECT_EQ(FirstHeader(block, "Subject"), "first");
   EXPECT_EQ(FirstHeader(block, "message-id"), "<a@b>");
   EXPECT_EQ(FirstHeader(block, "From"), std::nullopt);
@@ -52,7 +51,7 @@ TEST(FirstHeaderTest, SkipsMalformedLines) {
   std::string block =
       "From nobody Mon Jan 1 00:00:00 2001\r\n"  // mbox separator, no field name
       " stray continuation\r\n"
-      "Subject : spaced name\r\n"                 // obsolete form, not a field
+      "Subject : spaced name\r\n"  // obsolete form, not a field
       ": no name\r\n"
       "Subject: real\r\n";
   EXPECT_EQ(FirstHeader(block, "Subject"), "real");
@@ -108,7 +107,7 @@ TEST(DecodeWordsTest, Table) {
       {"=?utf-8?X?abc?=", "=?utf-8?X?abc?="},
       {"=?utf-8?Q?a b?=", "=?utf-8?Q?a b?="},
       {"=?utf-8?Q?unterminated", "=?utf-8?Q?unterminated"},
-      {"x=?utf-8?Q?a?=", "x=?utf-8?Q?a?="},   // does not stand alone
+      {"x=?utf-8?Q?a?=", "x=?utf-8?Q?a?="},  // does not stand alone
       {"=?utf-8?Q?a?=x", "=?utf-8?Q?a?=x"},
       {"(=?utf-8?Q?a?=)", "(=?utf-8?Q?a?=)"},
       {"=?utf-8?B?####?=", "=?utf-8?B?####?="},  // invalid base64 stays literal
@@ -116,7 +115,9 @@ TEST(DecodeWordsTest, Table) {
       // Q details: '=' not followed by two hex digits is literal; lowercase hex.
       {"=?utf-8?Q?100=25_=3d_x=?=", "100% = x="},
       {"=?utf-8?Q?=c3=a9?=", "\xC3\xA9"},
-      {"=?utf-8?Q?" "?=", ""},  // empty text
+      {"=?utf-8?Q?"
+       "?=",
+       ""},  // empty text
       // Odd charsets.
       {"=?koi8-r?B?8NLJ18XU?=", "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82"},
       {"=?ISO-2022-JP?B?GyRCJDMkcyRLJEEkTxsoQg==?=",
@@ -212,24 +213,24 @@ TEST(ParseDateTest, InvalidDates) {
            "Tue, 6 Aug 2002 10:48:09+0000",        // zone not separated
            "Tue, 6 Aug 2002 10:48:09 +0000 junk",  // trailing text
            "Tue, 6 Aug 2002 10:48:09 GMT+1",
-           "Tue 6 Aug 2002 10:48:09 +0000",        // day name without comma
-           "Tuesday, 6 Aug 2002 10:48:09 +0000",   // not a day name
-           "Tue, 6 August 2002 10:48:09 +0000",    // not a month name
-           "Tue, 6Aug2002 10:48:09 +0000",         // not separated
+           "Tue 6 Aug 2002 10:48:09 +0000",       // day name without comma
+           "Tuesday, 6 Aug 2002 10:48:09 +0000",  // not a day name
+           "Tue, 6 August 2002 10:48:09 +0000",   // not a month name
+           "Tue, 6Aug2002 10:48:09 +0000",        // not separated
            "Tue, 32 Aug 2002 10:48:09 +0000",
            "Tue, 0 Aug 2002 10:48:09 +0000",
            "Fri, 29 Feb 2002 10:48:09 +0000",
-           "Tue, 6 Aug 2 10:48:09 +0000",          // one-digit year
+           "Tue, 6 Aug 2 10:48:09 +0000",  // one-digit year
            "Tue, 6 Aug 2002 24:00:00 +0000",
            "Tue, 6 Aug 2002 10:60:00 +0000",
            "Tue, 6 Aug 2002 10:48:61 +0000",
            "Tue, 6 Aug 2002 10:48: +0000",
            "Tue, 6 Aug 2002 10 +0000",
-           "Sun, 31 Dec 1600 23:59:59 +0000",      // before 1601
-           "Mon, 1 Jan 1601 00:30:00 +0100",       // UTC year 1600
-           "Sat, 1 Jan 10000 00:00:00 +0000",      // after 9999
-           "Fri, 31 Dec 9999 23:00:00 -0100",      // UTC year 10000
-           "Tue, 6 Aug 0099 10:48:09 +0000",       // four digits: year 99
+           "Sun, 31 Dec 1600 23:59:59 +0000",                            // before 1601
+           "Mon, 1 Jan 1601 00:30:00 +0100",                             // UTC year 1600
+           "Sat, 1 Jan 10000 00:00:00 +0000",                            // after 9999
+           "Fri, 31 Dec 9999 23:00:00 -0100",                            // UTC year 10000
+           "Tue, 6 Aug 0099 10:48:09 +0000",                             // four digits: year 99
            "Tue, 6 Aug 2002 10:48:09 +0000 (Mitteleurop\xC3\xA4ische)",  // 8-bit
            "Tue, 6 Aug 2002 10.48.09 +0000",
            "2002-08-06T10:48:09Z",
@@ -261,8 +262,7 @@ TEST(FormatDateTest, RoundTrips) {
 TEST(ParseAddressListTest, Forms) {
   using V = std::vector<Mailbox>;
   EXPECT_EQ(ParseAddressList("a@b.example"), (V{{"", "a@b.example"}}));
-  EXPECT_EQ(ParseAddressList("John Doe <jdoe@example.com>"),
-            (V{{"John Doe", "jdoe@example.com"}}));
+  EXPECT_EQ(ParseAddressList("John Doe <jdoe@example.com>"), (V{{"John Doe", "jdoe@example.com"}}));
   EXPECT_EQ(ParseAddressList("\"Doe, John\" <jdoe@example.com>, x@y"),
             (V{{"Doe, John", "jdoe@example.com"}, {"", "x@y"}}));
   EXPECT_EQ(ParseAddressList("\"a \\\"q\\\" b\" <q@x>"), (V{{"a \"q\" b", "q@x"}}));

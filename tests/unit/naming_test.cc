@@ -61,12 +61,14 @@ std::vector<NameCase> Cases() {
       {"other named zone is -0000",
        "Date: Tue, 6 Aug 2002 10:48:09 CEST\r\nSubject: named zone\r\nMessage-ID: <n08@test>\r\n",
        "2002-08-06 104809 named zone [331b2839].eml"},
-      {"zone UT", "Date: Tue, 6 Aug 2002 10:48:09 UT\r\nSubject: zone UT\r\nMessage-ID: <n09@test>\r\n",
+      {"zone UT",
+       "Date: Tue, 6 Aug 2002 10:48:09 UT\r\nSubject: zone UT\r\nMessage-ID: <n09@test>\r\n",
        "2002-08-06 104809 zone UT [3e97588c].eml"},
       {"zone GMT",
        "Date: Tue, 6 Aug 2002 10:48:09 GMT\r\nSubject: zone GMT\r\nMessage-ID: <n10@test>\r\n",
        "2002-08-06 104809 zone GMT [5c087336].eml"},
-      {"zone Z", "Date: Tue, 6 Aug 2002 10:48:09 Z\r\nSubject: zone Z\r\nMessage-ID: <n11@test>\r\n",
+      {"zone Z",
+       "Date: Tue, 6 Aug 2002 10:48:09 Z\r\nSubject: zone Z\r\nMessage-ID: <n11@test>\r\n",
        "2002-08-06 104809 zone Z [630b5d7b].eml"},
       {"zone -0000",
        "Date: Tue, 6 Aug 2002 10:48:09 -0000\r\nSubject: zone -0000\r\nMessage-ID: <n12@test>\r\n",
@@ -75,7 +77,8 @@ std::vector<NameCase> Cases() {
        "Date: Tue, 6 Aug 2002 10:48 +0000\r\nSubject: no seconds\r\nMessage-ID: <n13@test>\r\n",
        "2002-08-06 104800 no seconds [3ee8bc7b].eml"},
       {"leap second",
-       "Date: Sat, 31 Dec 2016 23:59:60 +0000\r\nSubject: leap second\r\nMessage-ID: <n14@test>\r\n",
+       "Date: Sat, 31 Dec 2016 23:59:60 +0000\r\nSubject: leap second\r\nMessage-ID: "
+       "<n14@test>\r\n",
        "2016-12-31 235959 leap second [67c14594].eml"},
       {"two-digit year 02",
        "Date: Tue, 6 Aug 02 10:48:09 +0000\r\nSubject: two-digit year 02\r\n"
@@ -90,7 +93,8 @@ std::vector<NameCase> Cases() {
        "Message-ID: <n17@test>\r\n",
        "2002-08-06 104809 three-digit year [dca6477c].eml"},
       {"year before 1601",
-       "Date: Sun, 31 Dec 1600 12:00:00 +0000\r\nSubject: before 1601\r\nMessage-ID: <n18@test>\r\n",
+       "Date: Sun, 31 Dec 1600 12:00:00 +0000\r\nSubject: before 1601\r\nMessage-ID: "
+       "<n18@test>\r\n",
        "2001-09-09 014640 before 1601 [d468e9e4].eml"},
       {"year after 9999",
        "Date: Sat, 1 Jan 10000 00:00:00 +0000\r\nSubject: after 9999\r\nMessage-ID: <n19@test>\r\n",
@@ -167,7 +171,8 @@ std::vector<NameCase> Cases() {
        "2002-08-06 104809 hello [b6f474ec].eml"},
       {"RFC 2231 language suffix",
        DATE "Subject: =?utf-8*fr?Q?fran=C3=A7ais?=\r\nMessage-ID: <n72@test>\r\n",
-       "2002-08-06 104809 fran\xC3\xA7" "ais [bdc483fa].eml"},
+       "2002-08-06 104809 fran\xC3\xA7"
+       "ais [bdc483fa].eml"},
       {"four-byte character",
        DATE "Subject: =?utf-8?Q?=F0=9F=93=A7?= mail\r\nMessage-ID: <n73@test>\r\n",
        "2002-08-06 104809 \xF0\x9F\x93\xA7 mail [df9329ea].eml"},
@@ -176,7 +181,8 @@ std::vector<NameCase> Cases() {
        "2002-08-06 104809 caf\xEF\xBF\xBD [c27cddf6].eml"},
 
       // ---- Length.
-      {"1 KB ASCII subject", DATE "Subject: " + std::string(1024, 'x') + "\r\nMessage-ID: <n39@test>\r\n",
+      {"1 KB ASCII subject",
+       DATE "Subject: " + std::string(1024, 'x') + "\r\nMessage-ID: <n39@test>\r\n",
        "2002-08-06 104809 " + std::string(80, 'x') + " [5c705e65].eml"},
       {"1 KB of two-byte characters",
        DATE "Subject: " + Repeat("\xC3\xA9", 512) + "\r\nMessage-ID: <n40@test>\r\n",
@@ -188,7 +194,8 @@ std::vector<NameCase> Cases() {
        DATE "Subject: " + std::string(79, 'a') + " " + std::string(20, 'b') +
            "\r\nMessage-ID: <n42@test>\r\n",
        "2002-08-06 104809 " + std::string(79, 'a') + " [e0c9bbbd].eml"},
-      {"exactly 80 bytes", DATE "Subject: " + std::string(80, 'y') + "\r\nMessage-ID: <n66@test>\r\n",
+      {"exactly 80 bytes",
+       DATE "Subject: " + std::string(80, 'y') + "\r\nMessage-ID: <n66@test>\r\n",
        "2002-08-06 104809 " + std::string(80, 'y') + " [c3c5dd84].eml"},
       {"three-byte characters ending exactly at 80 bytes",
        DATE "Subject: ab" + Repeat("\xE2\x82\xAC", 400) + "\r\nMessage-ID: <n69@test>\r\n",
@@ -230,22 +237,24 @@ std::vector<NameCase> Cases() {
        DATE "Subject:  . . .x \r\nMessage-ID: <n54@test>\r\n",
        "2002-08-06 104809 . .x [5c94df63].eml"},
       {"NBSP and ideographic space",
-       DATE "Subject: a\xC2\xA0\xE3\x80\x80" "b  c\r\nMessage-ID: <n55@test>\r\n",
+       DATE "Subject: a\xC2\xA0\xE3\x80\x80"
+            "b  c\r\nMessage-ID: <n55@test>\r\n",
        "2002-08-06 104809 a b c [18aead61].eml"},
       {"line separator and ideographic space",
        DATE "Subject: =?utf-8?Q?a=E2=80=A8=E3=80=80_b?=\r\nMessage-ID: <n64@test>\r\n",
        "2002-08-06 104809 a b [56c391e5].eml"},
       {"zero-width space is not white space",
-       DATE "Subject: a\xE2\x80\x8B" "b\r\nMessage-ID: <n65@test>\r\n",
-       "2002-08-06 104809 a\xE2\x80\x8B" "b [18f6db8f].eml"},
+       DATE "Subject: a\xE2\x80\x8B"
+            "b\r\nMessage-ID: <n65@test>\r\n",
+       "2002-08-06 104809 a\xE2\x80\x8B"
+       "b [18f6db8f].eml"},
       {"folded with spaces", DATE "Subject: a\r\n   b\r\nMessage-ID: <n57@test>\r\n",
        "2002-08-06 104809 a b [144d5fc3].eml"},
 
       // ---- Invalid UTF-8 and header layout.
       {"invalid UTF-8", DATE "Subject: caf\xE9 \xFF\r\nMessage-ID: <n56@test>\r\n",
        "2002-08-06 104809 caf\xEF\xBF\xBD \xEF\xBF\xBD [041d1333].eml"},
-      {"first Subject wins",
-       DATE "Subject: first\r\nSubject: second\r\nMessage-ID: <n58@test>\r\n",
+      {"first Subject wins", DATE "Subject: first\r\nSubject: second\r\nMessage-ID: <n58@test>\r\n",
        "2002-08-06 104809 first [e48b24e0].eml"},
       {"field names in any case",
        "DATE: Tue, 6 Aug 2002 10:48:09 +0000\r\nSUBJECT: upper\r\nmessage-id: <n67@test>\r\n",
@@ -253,7 +262,8 @@ std::vector<NameCase> Cases() {
       {"the body is not read",
        DATE "Message-ID: <n68@test>\r\n\r\nSubject: fake\r\nMessage-ID: <fake@test>\r\n",
        "2002-08-06 104809 (no subject) [783a6679].eml"},
-      {"bare LF line ends", "Date: Tue, 6 Aug 2002 10:48:09 +0000\nSubject: a/b\nMessage-ID: <n43@test>\n",
+      {"bare LF line ends",
+       "Date: Tue, 6 Aug 2002 10:48:09 +0000\nSubject: a/b\nMessage-ID: <n43@test>\n",
        "2002-08-06 104809 a-b [931453a3].eml"},
 
       // ---- Message-ID forms and the fallback key.
