@@ -11,6 +11,7 @@
 
 #include "backends/error.h"
 #include "backends/mime/header_encode.h"
+#include "backends/mime/parser.h"
 
 namespace mailfs::mime {
 namespace {
@@ -569,6 +570,53 @@ TEST(RendererTest, ShortAttachmentBlobThrows) {
   Message m = MultipartAttachment();
   m.body.parts[1].body = std::make_shared<LyingBlob>();
   EXPECT_THROW(RenderToString(m, Prefix()), Error);
+}
+
+TEST(RendererTest, CanonicalRenderingIsIdempotent) {
+  Message odd = NonAscii();
+  odd.subject = "  =?utf-8?q?not_a_word?= mixed Ünïcode\ttabs  and trailing  ";
+  odd.cc = {{"Groß, Ärger \"Mr\"", "g@example.com"}, {"", "plain@example.com"}};
+  odd.body.parts[0].body = MakeStringBlob("x=y \r\n" + std::string(100, 'z') + "é\nend\t");
+  odd.body.parts[0].params = {{"format", "flowed"}};
+  odd.body.parts[1].content_id = "part1@example.com";
+  odd.body.parts[1].description = "Tabelle für März";
+  odd.body.parts[1].disposition = "inline";
+  Message empty;
+  Message only_text;
+  only_text.body = TextPart("no headers at all\r\n");
+  for (const Message& m : {SimpleText(), MultipartAttachment(), NonAscii(), Nested(), odd, empty,
+                           only_text}) {
+    for (const RenderOptions& o : {RenderOptions{}, Prefix()}) {
+      std::string first = RenderToString(m, o);
+      std::string second = RenderToString(Parse(first), o);
+      EXPECT_EQ(first, second);
+    }
+  }
+}
+
+TEST(RendererTest, ParseRecoversModel) {
+  Message m = NonAscii();
+  Message back = Parse(RenderToString(m, {}));
+  EXPECT_EQ(back.from, m.from);
+  EXPECT_EQ(back.to, m.to);
+  EXPECT_EQ(back.subject, m.subject);
+  EXPECT_EQ(back.date, m.date);
+  EXPECT_EQ(back.message_id, m.message_id);
+  ASSERT_EQ(back.body.parts.size(), m.body.parts.size());
+  for (std::size_t i = 0; i < m.body.parts.size(); ++i) {
+    EXPECT_EQ(back.body.parts[i].filename, m.body.parts[i].filename);
+    EXPECT_EQ(back.body.parts[i].type, m.body.parts[i].type);
+    std::string want = ReadAll(*m.body.parts[i].body);
+    if (m.body.parts[i].IsText()) {
+      // Text comes back with CRLF line ends.
+      std::string crlf;
+      for (char c : want) {
+        crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+      }
+      want = crlf;
+    }
+    EXPECT_EQ(ReadAll(*back.body.parts[i].body), want);
+  }
 }
 
 }  // namespace
