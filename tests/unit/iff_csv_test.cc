@@ -30,8 +30,9 @@ std::vector<std::string> Values(std::string_view line, bool* ok = nullptr) {
 
 TEST(IffTokenizeTest, PlainFieldsKeepSpacesAndSpecialCharacters) {
   EXPECT_EQ(Values("a, b ,c"), (std::vector<std::string>{"a", " b ", "c"}));
-  EXPECT_EQ(Values(R"(Filed Mail\FYI,Gamers[SMTP:g@x.com],50%,a.b!c#d)"),
-            (std::vector<std::string>{"Filed Mail\\FYI", "Gamers[SMTP:g@x.com]", "50%", "a.b!c#d"}));
+  EXPECT_EQ(
+      Values(R"(Filed Mail\FYI,Gamers[SMTP:g@x.com],50%,a.b!c#d)"),
+      (std::vector<std::string>{"Filed Mail\\FYI", "Gamers[SMTP:g@x.com]", "50%", "a.b!c#d"}));
 }
 
 TEST(IffTokenizeTest, EmptyLineAndEmptyFields) {
@@ -158,10 +159,10 @@ TEST(IffDateTest, Valid) {
 }
 
 TEST(IffDateTest, Invalid) {
-  for (const char* bad : {"1995050122000", "199505012200050", "1995050122000x", "19951301000000",
-                          "19950001000000", "19950431000000", "19990229000000", "19000229000000",
-                          "19950501240000", "19950501236000", "19950501235960", " 9950501220005",
-                          "+9950501220005"}) {
+  for (const char* bad :
+       {"1995050122000", "199505012200050", "1995050122000x", "19951301000000", "19950001000000",
+        "19950431000000", "19990229000000", "19000229000000", "19950501240000", "19950501236000",
+        "19950501235960", " 9950501220005", "+9950501220005"}) {
     EXPECT_FALSE(ParseIffDate(bad)) << bad;
   }
 }
