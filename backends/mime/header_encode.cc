@@ -181,6 +181,20 @@ bool IsPrintableAscii(std::string_view value) {
   });
 }
 
+// The address between angle brackets: characters that would end the
+// brackets or the line ("<", ">", controls) are dropped.
+std::string AngleAddress(std::string_view address) {
+  std::string out = "<";
+  for (char ch : address) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c != '<' && c != '>' && c >= 0x20 && c != 0x7F) {
+      out += ch;
+    }
+  }
+  out += '>';
+  return out;
+}
+
 }  // namespace
 
 FieldFolder::FieldFolder(std::string_view name) : out_(name) {
@@ -325,9 +339,7 @@ std::string RenderMailbox(const Mailbox& mailbox) {
     }
     out += ' ';
   }
-  out += '<';
-  out += mailbox.address;
-  out += '>';
+  out += AngleAddress(mailbox.address);
   return out;
 }
 
@@ -344,7 +356,7 @@ std::string RenderAddressField(std::string_view name, const std::vector<Mailbox>
   FieldFolder folder(name);
   for (std::size_t k = 0; k < kept.size(); ++k) {
     const Mailbox& m = *kept[k];
-    std::string addr = "<" + m.address + ">";
+    std::string addr = AngleAddress(m.address);
     if (k + 1 < kept.size()) {
       addr += ',';
     }

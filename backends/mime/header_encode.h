@@ -69,6 +69,7 @@ std::string RenderAddressField(std::string_view name, const std::vector<Mailbox>
 
 // One mailbox on one line (no folding): `"Name" <addr>`, `<addr>` when there
 // is no name, or encoded words in place of a name that is not plain ASCII.
+// "<", ">" and control characters are dropped from the address.
 std::string RenderMailbox(const Mailbox& mailbox);
 
 // "Name: token token ...\r\n" for a value of ASCII tokens (References,
