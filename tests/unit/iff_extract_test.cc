@@ -505,6 +505,31 @@ TEST(IffExtractTest, ConcurrentListingAndFetching) {
   EXPECT_EQ(fetched.load(), 6 * 40);
 }
 
+TEST(IffExtractTest, HugeAttachmentIsNeverLoaded) {
+  // A sparse 4 GiB attachment: listing computes the exact size without
+  // reading it, and reading a range touches only that range.
+  TempExtract x;
+  Sec sec;
+  std::uint64_t body = sec.Add("Body", "see attachment\r\n", false);
+  const std::uint64_t kHuge = 4ull << 30;
+  sec.bytes += "Attachment," + std::to_string(kHuge) + ",,TRUE,big.bin,,\r\n";
+  std::uint64_t data_at = sec.bytes.size();
+  x.Standard(MailRow(Ptr("T.SEC", body)) + "\r\n", sec);
+  fs::resize_file(fs::path(x.path()) / "T.SEC", data_at + kHuge + 2);
+  auto b = Open(x);
+  auto folders = Folders(*b);
+  auto list = b->ListMessages(folders["SMTP:owner@example.com/Inbox"]);
+  ASSERT_EQ(list.size(), 1u);
+  ASSERT_TRUE(list[0].size);
+  EXPECT_GT(*list[0].size, kHuge / 3 * 4);
+  BlobPtr blob = b->Fetch(folders["SMTP:owner@example.com/Inbox"], list[0].key);
+  EXPECT_EQ(blob->Size(), *list[0].size);
+  std::string tail(4096, '\0');
+  std::size_t got = blob->ReadAt(blob->Size() - tail.size(), tail.data(), tail.size());
+  EXPECT_EQ(got, tail.size());
+  EXPECT_NE(tail.find("AAAA"), std::string::npos);
+}
+
 TEST(IffExtractTest, FetchChecksFolderAndKey) {
   TempExtract x;
   Sec sec;
