@@ -7,12 +7,11 @@ namespace mailfs::mime {
 namespace {
 
 constexpr char kHex[] = "0123456789ABCDEF";
-constexpr char kBase64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 constexpr std::string_view kQPrefix = "=?UTF-8?Q?";
 constexpr std::string_view kBPrefix = "=?UTF-8?B?";
 constexpr std::string_view kSuffix = "?=";
-constexpr std::size_t kWordOverhead = 12;  // prefix + suffix
+constexpr std::size_t kWordOverhead = 12;   // prefix + suffix
 constexpr std::size_t kMinFirstLimit = 24;  // room for one 4-byte char in Q
 // Plain words longer than this are encoded so that they can be split.
 constexpr std::size_t kMaxPlainWord = 900;
@@ -42,8 +41,8 @@ std::size_t SequenceLength(std::string_view text, std::size_t i) {
 }
 
 bool QLiteral(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '!' || c == '*' || c == '+' || c == '-' || c == '/';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '!' ||
+         c == '*' || c == '+' || c == '-' || c == '/';
 }
 
 void AppendQ(std::string& out, std::string_view bytes) {
@@ -159,7 +158,8 @@ bool IsTspecial(char c) {
 // RFC 2231 attribute-char: printable ASCII except space, "*", "'", "%" and
 // the tspecials.
 bool IsAttributeChar(unsigned char c) {
-  return c > 0x20 && c < 0x7F && c != '*' && c != '\'' && c != '%' && !IsTspecial(static_cast<char>(c));
+  return c > 0x20 && c < 0x7F && c != '*' && c != '\'' && c != '%' &&
+         !IsTspecial(static_cast<char>(c));
 }
 
 std::string QuoteString(std::string_view value) {
@@ -311,7 +311,7 @@ void AddUnstructured(FieldFolder& folder, std::string_view value) {
     // value's leading / trailing whitespace at the ends.
     const char* begin = i == 0 ? value.data() : tokens[i].word.data();
     const char* end = j + 1 == tokens.size() ? value.data() + last_end
-                                               : tokens[j].word.data() + tokens[j].word.size();
+                                             : tokens[j].word.data() + tokens[j].word.size();
     AddEncodedRun(folder, sep, std::string_view(begin, static_cast<std::size_t>(end - begin)));
     i = j + 1;
   }

@@ -38,9 +38,8 @@ std::string ToLower(std::string_view s) {
 }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return Lower(x) == Lower(y);
-         });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return Lower(x) == Lower(y); });
 }
 
 bool IsSpace(char c) {
@@ -111,7 +110,8 @@ Entity SplitEntity(std::string_view bytes) {
     if (content.empty()) {
       return {bytes.substr(header_start, pos - header_start), bytes.substr(next)};
     }
-    if (!IsFieldLine(content) || (pos == header_start && (content[0] == ' ' || content[0] == '\t'))) {
+    if (!IsFieldLine(content) ||
+        (pos == header_start && (content[0] == ' ' || content[0] == '\t'))) {
       return {bytes.substr(header_start, pos - header_start), bytes.substr(pos)};
     }
     pos = next;
@@ -282,7 +282,7 @@ std::vector<Param> AssembleParams(const std::vector<RawParam>& raw) {
       if (rest.empty()) {
         extended = true;  // "name*"
       } else if (rest.size() <= 4 && std::all_of(rest.begin(), rest.end(),
-                                                   [](char c) { return c >= '0' && c <= '9'; })) {
+                                                 [](char c) { return c >= '0' && c <= '9'; })) {
         index = std::stoi(rest);
       } else {
         base = p.name;  // not RFC 2231: keep the name as written
@@ -404,7 +404,8 @@ BlobPtr BlobOf(std::string bytes) {
 
 // Splits a multipart body at "--boundary" lines. Returns false if no
 // delimiter line was found at all.
-bool SplitMultipart(std::string_view body, std::string_view boundary,
+bool SplitMultipart(std::string_view body,
+                    std::string_view boundary,
                     std::vector<std::string_view>* parts) {
   std::string delimiter = "--" + std::string(boundary);
   std::size_t part_start = std::string_view::npos;
@@ -462,8 +463,11 @@ void MakeOpaque(Part& part, std::string_view raw) {
 
 // Builds a part from its fields and body. |message_level| means the fields are
 // a message's header: only the Content-* fields belong to the part then.
-Part ParsePart(const std::vector<Header>& fields, std::string_view body, int depth,
-               bool digest_child, bool message_level) {
+Part ParsePart(const std::vector<Header>& fields,
+               std::string_view body,
+               int depth,
+               bool digest_child,
+               bool message_level) {
   Part part;
   std::optional<std::string> content_type, encoding, disposition;
   for (const Header& f : fields) {
@@ -586,11 +590,23 @@ Part ParsePart(const std::vector<Header>& fields, std::string_view body, int dep
 }
 
 bool IsMessageField(std::string_view name) {
-  static constexpr std::string_view kNames[] = {
-      "From",         "Sender",       "Reply-To",   "To",         "Cc",
-      "Bcc",          "Subject",      "Date",       "Message-ID", "In-Reply-To",
-      "References",   "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
-      "Content-Disposition", "Content-ID", "Content-Description"};
+  static constexpr std::string_view kNames[] = {"From",
+                                                "Sender",
+                                                "Reply-To",
+                                                "To",
+                                                "Cc",
+                                                "Bcc",
+                                                "Subject",
+                                                "Date",
+                                                "Message-ID",
+                                                "In-Reply-To",
+                                                "References",
+                                                "MIME-Version",
+                                                "Content-Type",
+                                                "Content-Transfer-Encoding",
+                                                "Content-Disposition",
+                                                "Content-ID",
+                                                "Content-Description"};
   for (std::string_view n : kNames) {
     if (EqualsIgnoreCase(name, n)) {
       return true;

@@ -36,8 +36,7 @@
 namespace mailfs::mime {
 namespace {
 
-constexpr char kBase64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 constexpr std::uint64_t kBase64LineInput = 57;   // bytes per line
 constexpr std::uint64_t kBase64LineOutput = 78;  // 76 characters + CRLF
 constexpr std::size_t kMaxTextLine = 998;
@@ -104,8 +103,11 @@ void ReadExact(const Blob& blob, std::uint64_t offset, char* buf, std::size_t n)
 }
 
 // Reads the base64 encoding of |blob| from output |offset|; see ReadAt.
-std::size_t ReadBase64(const Blob& blob, std::uint64_t encoded_size, std::uint64_t offset,
-                       char* buf, std::size_t n) {
+std::size_t ReadBase64(const Blob& blob,
+                       std::uint64_t encoded_size,
+                       std::uint64_t offset,
+                       char* buf,
+                       std::size_t n) {
   if (offset >= encoded_size) {
     return 0;
   }
@@ -286,8 +288,7 @@ bool IsAsciiContent(const Builder& b) {
 }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; };
            return lower(x) == lower(y);
          });
@@ -296,12 +297,23 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 // Header names the renderer writes itself; extra headers with these names are
 // dropped so that the structure cannot be contradicted.
 bool IsReservedHeader(std::string_view name) {
-  static constexpr std::string_view kReserved[] = {
-      "From",       "Sender",      "Reply-To",   "To",
-      "Cc",         "Bcc",         "Subject",    "Date",
-      "Message-ID", "In-Reply-To", "References", "MIME-Version",
-      "Content-Type", "Content-Transfer-Encoding", "Content-Disposition",
-      "Content-ID", "Content-Description"};
+  static constexpr std::string_view kReserved[] = {"From",
+                                                   "Sender",
+                                                   "Reply-To",
+                                                   "To",
+                                                   "Cc",
+                                                   "Bcc",
+                                                   "Subject",
+                                                   "Date",
+                                                   "Message-ID",
+                                                   "In-Reply-To",
+                                                   "References",
+                                                   "MIME-Version",
+                                                   "Content-Type",
+                                                   "Content-Transfer-Encoding",
+                                                   "Content-Disposition",
+                                                   "Content-ID",
+                                                   "Content-Description"};
   for (std::string_view r : kReserved) {
     if (EqualsIgnoreCase(name, r)) {
       return true;
@@ -429,7 +441,8 @@ std::string ContentTypeField(const Part& part, std::string_view boundary) {
 }
 
 // The Content-* fields after Content-Type, and the part's extra headers.
-std::string TrailingPartFields(const Part& part, std::string_view transfer_encoding,
+std::string TrailingPartFields(const Part& part,
+                               std::string_view transfer_encoding,
                                const RenderOptions& options) {
   std::string out;
   if (!transfer_encoding.empty()) {
@@ -474,7 +487,8 @@ std::string HashBoundary(int depth, const std::vector<Builder>& children) {
         continue;
       }
       for (std::uint64_t pos = 0; pos < s.size;) {
-        std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), s.size - pos));
+        std::size_t want =
+            static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), s.size - pos));
         std::size_t got = s.kind == Segment::Kind::kRaw
                               ? (ReadExact(*s.blob, pos, buf.data(), want), want)
                               : ReadBase64(*s.blob, s.size, pos, buf.data(), want);
@@ -491,7 +505,10 @@ std::string HashBoundary(int depth, const std::vector<Builder>& children) {
 
 // Renders |part| (header fields for it, empty line, body) into |out|. The
 // caller has already written |leading_fields| (message headers) if any.
-void RenderPart(const Part& part, int depth, Context& ctx, std::string_view leading_fields,
+void RenderPart(const Part& part,
+                int depth,
+                Context& ctx,
+                std::string_view leading_fields,
                 Builder& out) {
   if (part.IsMultipart()) {
     int number = ctx.next_boundary++;
@@ -503,10 +520,9 @@ void RenderPart(const Part& part, int depth, Context& ctx, std::string_view lead
     for (const Builder& c : children) {
       all.Append(c);
     }
-    std::string boundary =
-        ctx.options.boundary_style == BoundaryStyle::kPrefix
-            ? ctx.options.boundary_prefix + "_" + std::to_string(number)
-            : HashBoundary(depth, children);
+    std::string boundary = ctx.options.boundary_style == BoundaryStyle::kPrefix
+                               ? ctx.options.boundary_prefix + "_" + std::to_string(number)
+                               : HashBoundary(depth, children);
     while (Occurs(all, boundary)) {
       boundary += "_x";
     }

@@ -126,7 +126,8 @@ TEST(ParserTest, Base64EncodedRfc822IsStillParsed) {
 
 TEST(ParserTest, QuotedPrintableDetails) {
   Message m = Parse(
-      "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: Quoted-Printable\r\n\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: "
+      "Quoted-Printable\r\n\r\n"
       "a=3Db =C3=A9=\r\nt\r\ntrailing=20\r\nlast=\r\n");
   EXPECT_EQ(Body(m.body), "a=b ét\r\ntrailing \r\nlast");
 }
@@ -137,12 +138,9 @@ TEST(ParserTest, Charsets) {
     std::string bytes;
     std::string utf8;
   } cases[] = {
-      {"iso-8859-1", "caf\xe9", "café"},
-      {"windows-1252", "\x80", "€"},
-      {"koi8-r", "\xf0\xd2\xc9", "При"},
-      {"Shift_JIS", "\x93\xfa\x96\x7b", "日本"},
-      {"utf-8", "ok ✓", "ok ✓"},
-      {"x-unknown-charset", "ok \xff", "ok \xef\xbf\xbd"},
+      {"iso-8859-1", "caf\xe9", "café"}, {"windows-1252", "\x80", "€"},
+      {"koi8-r", "\xf0\xd2\xc9", "При"}, {"Shift_JIS", "\x93\xfa\x96\x7b", "日本"},
+      {"utf-8", "ok ✓", "ok ✓"},         {"x-unknown-charset", "ok \xff", "ok \xef\xbf\xbd"},
       {"", "raw \xc3\xa9", "raw é"},
   };
   for (const Case& c : cases) {
@@ -259,7 +257,8 @@ TEST(ParserTest, DeepNestingDoesNotCrash) {
 
 TEST(ParserTest, DigestDefaultsToRfc822) {
   Message m = Parse(
-      "Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: one\r\n\r\n1\r\n--d--\r\n");
+      "Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: "
+      "one\r\n\r\n1\r\n--d--\r\n");
   ASSERT_EQ(m.body.parts.size(), 1u);
   ASSERT_TRUE(m.body.parts[0].message);
   EXPECT_EQ(m.body.parts[0].message->subject, "one");
@@ -301,9 +300,24 @@ TEST(ParserTest, RobustnessLoop) {
   RenderOptions prefix;
   prefix.boundary_style = BoundaryStyle::kPrefix;
   prefix.boundary_prefix = "=_f";
-  const char* tokens[] = {"\r\n", "\n", "--", "=", "?=", "=?utf-8?b?", "\"", ";", "*0*=",
-                          "boundary=", "Content-Type: multipart/mixed; boundary=XYZ\r\n\r\n",
-                          "--XYZ\r\n", "message/rfc822", "%", "\\", "\0", "\xff", "\xc3"};
+  const char* tokens[] = {"\r\n",
+                          "\n",
+                          "--",
+                          "=",
+                          "?=",
+                          "=?utf-8?b?",
+                          "\"",
+                          ";",
+                          "*0*=",
+                          "boundary=",
+                          "Content-Type: multipart/mixed; boundary=XYZ\r\n\r\n",
+                          "--XYZ\r\n",
+                          "message/rfc822",
+                          "%",
+                          "\\",
+                          "\0",
+                          "\xff",
+                          "\xc3"};
   std::uint32_t x = 12345;
   auto next = [&x]() {
     x ^= x << 13;

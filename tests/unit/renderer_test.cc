@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -46,7 +46,9 @@ Part TextPart(std::string text, std::string subtype = "plain") {
   return p;
 }
 
-Part Attachment(std::string name, std::string data, std::string type = "application",
+Part Attachment(std::string name,
+                std::string data,
+                std::string type = "application",
                 std::string subtype = "octet-stream") {
   Part p;
   p.type = std::move(type);
@@ -101,8 +103,8 @@ Message NonAscii() {
   m.body.parts.push_back(TextPart("Schöne Grüße\n"));
   m.body.parts.push_back(Attachment("Übersicht März.xlsx", Bytes(10, 3)));
   m.body.parts.push_back(Attachment(
-      "Ein sehr langer Dateiname mit Umlauten äöü und noch mehr Text damit er umbricht.txt",
-      "x\n", "text", "plain"));
+      "Ein sehr langer Dateiname mit Umlauten äöü und noch mehr Text damit er umbricht.txt", "x\n",
+      "text", "plain"));
   return m;
 }
 
@@ -217,10 +219,13 @@ TEST(RendererTest, HeaderOrder) {
   m.references = "<x@y>";
   m.body = TextPart("x");
   std::string s = RenderToString(m, {});
-  std::vector<std::string> order = {"From:", "Sender:", "Reply-To:", "To:", "Cc:", "Bcc:",
-                                    "Subject:", "Date:", "Message-ID:", "In-Reply-To:",
-                                    "References:", "MIME-Version:", "Content-Type:",
-                                    "Content-Transfer-Encoding:"};
+  std::vector<std::string> order = {"From:",         "Sender:",
+                                    "Reply-To:",     "To:",
+                                    "Cc:",           "Bcc:",
+                                    "Subject:",      "Date:",
+                                    "Message-ID:",   "In-Reply-To:",
+                                    "References:",   "MIME-Version:",
+                                    "Content-Type:", "Content-Transfer-Encoding:"};
   std::size_t pos = 0;
   for (const auto& name : order) {
     std::size_t at = s.find("\r\n" + name);
@@ -338,11 +343,13 @@ TEST(RendererTest, Deterministic) {
 
 TEST(RendererTest, LinesAreShort) {
   Message m = NonAscii();
-  m.subject = std::string(300, 'a') + " " + "word word word word word word word word word word "
+  m.subject = std::string(300, 'a') + " " +
+              "word word word word word word word word word word "
               "word word word word word word word word word word word word word word";
   m.to.clear();
   for (int i = 0; i < 20; ++i) {
-    m.to.push_back({"Empfänger Nummer " + std::to_string(i), "r" + std::to_string(i) + "@example.com"});
+    m.to.push_back(
+        {"Empfänger Nummer " + std::to_string(i), "r" + std::to_string(i) + "@example.com"});
   }
   std::string s = RenderToString(m, {});
   std::string head = s.substr(0, s.find("\r\n\r\n"));
@@ -415,8 +422,7 @@ TEST(RendererTest, Params) {
   FieldFolder g("Content-Disposition");
   g.Add(" ", "attachment;");
   AddParam(g, {"filename", "Übersicht.pdf"}, true, true);
-  EXPECT_EQ(g.Finish(),
-            "Content-Disposition: attachment; filename*=UTF-8''%C3%9Cbersicht.pdf\r\n");
+  EXPECT_EQ(g.Finish(), "Content-Disposition: attachment; filename*=UTF-8''%C3%9Cbersicht.pdf\r\n");
 
   std::string long_name;
   for (int i = 0; i < 30; ++i) {
@@ -503,7 +509,8 @@ TEST(RendererTest, PrefixBoundariesNumberedDepthFirst) {
 
 TEST(RendererTest, PrefixBoundaryCollisionGetsSuffix) {
   Message m = MultipartAttachment();
-  m.body.parts[0] = TextPart("quoting a delimiter:\r\n--=_iff_3fa9c2d1_1\r\nand =_iff_3fa9c2d1_1_x\r\n");
+  m.body.parts[0] =
+      TextPart("quoting a delimiter:\r\n--=_iff_3fa9c2d1_1\r\nand =_iff_3fa9c2d1_1_x\r\n");
   std::string s = RenderToString(m, Prefix());
   EXPECT_NE(s.find("boundary=\"=_iff_3fa9c2d1_1_x_x\""), std::string::npos) << s;
   EXPECT_NE(s.find("\r\n--=_iff_3fa9c2d1_1_x_x--\r\n"), std::string::npos);
@@ -543,7 +550,8 @@ TEST(RendererTest, ContentHashBoundaries) {
 
 TEST(RendererTest, EmbeddedMessageIsNotBase64) {
   std::string s = RenderToString(Nested(), {});
-  std::size_t at = s.find("Content-Type: message/rfc822\r\nContent-Transfer-Encoding: 7bit\r\n\r\n");
+  std::size_t at =
+      s.find("Content-Type: message/rfc822\r\nContent-Transfer-Encoding: 7bit\r\n\r\n");
   EXPECT_NE(at, std::string::npos) << s;
   Message m = Nested();
   auto inner = std::make_shared<Message>(*m.body.parts[1].message);
@@ -584,8 +592,8 @@ TEST(RendererTest, CanonicalRenderingIsIdempotent) {
   Message empty;
   Message only_text;
   only_text.body = TextPart("no headers at all\r\n");
-  for (const Message& m : {SimpleText(), MultipartAttachment(), NonAscii(), Nested(), odd, empty,
-                           only_text}) {
+  for (const Message& m :
+       {SimpleText(), MultipartAttachment(), NonAscii(), Nested(), odd, empty, only_text}) {
     for (const RenderOptions& o : {RenderOptions{}, Prefix()}) {
       std::string first = RenderToString(m, o);
       std::string second = RenderToString(Parse(first), o);
