@@ -1,5 +1,5 @@
-// The .eml parser. Multipart bodies are split here, iteratively per level and
-// with a nesting limit, rather than by libetpan's mailmime_parse(): that one
+// The .eml parser. Multipart bodies are split here, one level at a time and
+// at most 32 levels deep (kMaxDepth), rather than by libetpan's mailmime_parse(): that one
 // recurses without a limit and overflows the stack on hostile input (a
 // 100,000-deep multipart of ~6 MiB crashes it). libetpan's mailmime does
 // the transfer decoding (mailmime_part_parse: base64, quoted-printable);
