@@ -316,13 +316,14 @@ printf "${HDR}Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\r\nte
   >"$IT_TMP/trunc.eml"
 expect_fail_with "cp of a truncated multipart fails" "Input/output error" \
   cp "$IT_TMP/trunc.eml" "$MNT/partial/cp-trunc.eml"
-# A writer killed mid-message: cat > file, SIGKILL.
-python3 - "$MNT/partial/killed.eml" <<'PYEOF'
+# A writer killed mid-message (like cat > file and SIGKILL).
+(python3 - "$MNT/partial/killed.eml" <<'PYEOF'
 import os, signal, sys
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 os.write(fd, b"From: a@example.com\r\nSubject: killed\r\nContent-Type: multipart/mixed; boundary=\"q\"\r\n\r\n--q\r\n\r\nhalf")
 os.kill(os.getpid(), signal.SIGKILL)
 PYEOF
+true) 2>/dev/null
 # cp killed while it waits for more input from a FIFO.
 mkfifo "$IT_TMP/fifo"
 python3 -c '
@@ -380,7 +381,7 @@ check "collision folders pass mailname.py check" python3 "$MAILNAME" check "$MNT
 f=$(find "$MNT/cpa/Sent" -name '*.eml' | head -n 1)
 check "setfattr user.mail.flags" setfattr -n user.mail.flags -v '$Zeta \Flagged' "$f"
 expect_eq "flags are shown in the normal order" \
-  "$(getfattr -n user.mail.flags --only-values "$f" 2>&1)" '\Flagged $Zeta'
+  "$(getfattr -n user.mail.flags --only-values --absolute-names "$f" 2>&1)" '\Flagged $Zeta'
 expect_fail_with "setting \\Deleted answers EINVAL" "Invalid argument" \
   setfattr -n user.mail.flags -v '\Deleted' "$f"
 expect_fail_with "other user.* xattrs answer ENOTSUP" "Operation not supported" \
@@ -393,8 +394,14 @@ check "rm of a message" rm "$(find "$MNT/cpa/INBOX" -name '*.eml' | head -n 1)"
 expect_eq "rm: one message less" "$(count_eml "$MNT/cpa/INBOX")" "$((n - 1))"
 expect_fail_with "rmdir of a non-empty folder fails" "not empty" rmdir "$MNT/cpa/INBOX"
 check "mkdir + rmdir of an empty folder" bash -c 'mkdir "$1/empty" && rmdir "$1/empty" && ! test -e "$1/empty"' _ "$MNT/cpa"
-check "rm -r of a folder tree" rm -r "$MNT/dupCC"
-[ -e "$MNT/dupCC" ] && fail "rm -r left $MNT/dupCC"
+# When one of two colliding messages goes, the other takes the plain name.
+check "rm of one of two colliding messages" rm "$MNT/dupAB/$base ~$ha.eml"
+expect_eq "the remaining message takes the plain name" "$(ls "$MNT/dupAB")" "$base.eml"
+check "its bytes are the other message's" cmp "$MNT/dupAB/$base.eml" "$IT_TMP/dups/b.eml"
+check "rm of the last message, then rmdir" bash -c 'rm "$1/$2.eml" && rmdir "$1"' _ "$MNT/dupAB" "$base"
+[ -e "$MNT/dupAB" ] && fail "rmdir left $MNT/dupAB"
+check "rm -r of a folder tree" rm -r "$MNT/cpa/Moved"
+[ -e "$MNT/cpa/Moved" ] && fail "rm -r left $MNT/cpa/Moved"
 
 stop_mount "$MNT"
 rc=$?
