@@ -92,7 +92,13 @@ stop_daemon() {
       kill "$daemon_pid"
     fi
     wait "$daemon_pid" 2>/dev/null
+    local status=$?
     daemon_pid=""
+    # A clean unmount exits 0; a sanitizer report or a leak does not.
+    [[ "$status" -eq 0 ]] || fail "daemon exited with status $status after the unmount"
+  fi
+  if grep -Eq 'runtime error|Sanitizer' "$log" 2>/dev/null; then
+    fail "sanitizer report in the daemon log"
   fi
 }
 
