@@ -92,8 +92,9 @@ expect_fail_with() {
   pass "$what"
 }
 
-# py_errno DESCRIPTION ERRNO_NAME PYTHON_CODE: runs Python code that is expected
-# to raise OSError with the named errno; PATH-like arguments follow.
+# expect_errno DESCRIPTION ERRNO_NAME PYTHON_CODE [ARGS...]: runs Python code that is expected
+# to raise OSError with the named errno (ERRNO_NAME as in errno.EROFS: "EROFS");
+# the code sees ARGS as the list "args".
 expect_errno() {
   local what=$1 name=$2 code=$3 out
   shift 3
