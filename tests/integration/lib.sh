@@ -40,9 +40,10 @@ die() {
   exit 1
 }
 
+# Exit status 77 is the SKIP_RETURN_CODE that tests/CMakeLists.txt declares.
 skip() {
   printf '%s: SKIP: %s\n' "$IT_NAME" "$*"
-  exit 0
+  exit 77
 }
 
 # check DESCRIPTION COMMAND...: runs the command, records a failure (with
@@ -218,6 +219,11 @@ stop_mount() {
   wait "$pid"
   rc=$?
   unset "IT_PIDS[$mnt]"
+  # A sanitizer build reports memory errors in the log without crashing.
+  if grep -Eq 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "${IT_LOGS[$mnt]}"; then
+    fail "the daemon for $mnt logged a sanitizer report:"
+    grep -E -A 12 'Sanitizer|runtime error:' "${IT_LOGS[$mnt]}" | head -n 30 | sed 's/^/    /' >&2
+  fi
   return $rc
 }
 
