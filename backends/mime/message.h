@@ -54,9 +54,14 @@ struct Part {
   std::string content_id;        // without angle brackets
   std::string description;       // Content-Description, UTF-8
   std::vector<Header> extra_headers;  // other part headers kept in order (renderer option)
-  // Leaf content, transfer encoding undone. For text/* parts: UTF-8 text.
-  // nullptr means empty.
+  // Leaf content, transfer encoding undone. For text/* parts: UTF-8 text,
+  // unless keep_bytes is set. nullptr means empty.
   BlobPtr body;
+  // Leaf bytes rendered exactly as they are: base64, no charset parameter
+  // added and no transcoding or line-end normalisation, even for text/*
+  // types (an attachment that must keep its stored bytes). Ignored for
+  // multipart/* and message/rfc822 parts.
+  bool keep_bytes = false;
   // Children of a multipart/* part, in order.
   std::vector<Part> parts;
   // The embedded message of a message/rfc822 part.

@@ -417,12 +417,15 @@ void RenderMessageInto(const Message& message, int depth, Context& ctx, Builder&
 std::string ContentTypeField(const Part& part, std::string_view boundary) {
   std::string type = part.type.empty() ? "application" : part.type;
   std::string subtype = part.subtype.empty() ? "octet-stream" : part.subtype;
+  // Text is transcoded to UTF-8 and says so; kept bytes carry only the
+  // caller's parameters.
+  bool utf8_text = part.IsText() && !part.keep_bytes;
   std::vector<Param> params;
-  if (part.IsText()) {
+  if (utf8_text) {
     params.push_back({"charset", "utf-8"});
   }
   for (const Param& p : part.params) {
-    if ((part.IsText() && EqualsIgnoreCase(p.name, "charset")) ||
+    if ((utf8_text && EqualsIgnoreCase(p.name, "charset")) ||
         (part.IsMultipart() && EqualsIgnoreCase(p.name, "boundary")) || p.name.empty()) {
       continue;
     }
@@ -557,7 +560,7 @@ void RenderPart(const Part& part,
     return;
   }
 
-  if (part.IsText()) {
+  if (part.IsText() && !part.keep_bytes) {
     std::string text = NormalizeLineEnds(part.body ? ReadAll(*part.body) : std::string());
     bool seven = Is7bit(text);
     out.Add(leading_fields);
@@ -568,6 +571,7 @@ void RenderPart(const Part& part,
     return;
   }
 
+  // Any other leaf, and kept bytes: base64 over the Blob, never read here.
   out.Add(leading_fields);
   out.Add(ContentTypeField(part, ""));
   out.Add(TrailingPartFields(part, "base64", ctx.options));

@@ -12,8 +12,9 @@
 //    is shorter), addresses as `"Name" <addr>` or `<addr>`, lines folded at 78
 //    columns; parameters with RFC 2231 (`filename*=UTF-8''...`) when non-ASCII.
 //  * text parts as UTF-8 with CRLF line ends: Content-Transfer-Encoding 7bit if
-//    ASCII with lines <= 998 octets, else quoted-printable; every other leaf
-//    base64 with 76-column lines.
+//    ASCII with lines <= 998 octets, else quoted-printable; every other leaf,
+//    and every leaf with Part::keep_bytes (text/* included, without a charset
+//    parameter), base64 with 76-column lines over its bytes as they are.
 //  * multipart boundaries: BoundaryStyle::kContentHash gives "=_mailfs_" + 24
 //    hex digits of SHA-256 over the part's encoded content + its depth
 //    (design.md §4); BoundaryStyle::kPrefix gives boundary_prefix + "_" + n

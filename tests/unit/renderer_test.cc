@@ -580,6 +580,114 @@ TEST(RendererTest, ShortAttachmentBlobThrows) {
   EXPECT_THROW(RenderToString(m, Prefix()), Error);
 }
 
+// Decodes base64 (for checking kept bytes); ignores CR and LF.
+std::string DecodeBase64(std::string_view in) {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '\r' || c == '\n' || c == '=') {
+      continue;
+    }
+    std::size_t v = kAlphabet.find(c);
+    if (v == std::string_view::npos) {
+      ADD_FAILURE() << "not base64: " << int(c);
+      return out;
+    }
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
+
+// Kept bytes of a text part: CR, LF, bare CR, NUL and 8-bit bytes (not
+// UTF-8) survive byte for byte, with no charset and no transcoding.
+TEST(RendererTest, KeepBytesTextPartIsBase64ByteExact) {
+  const std::string data =
+      std::string("line\rbare\nlf\r\ncrlf\0nul \xE9\xFF\x80 end", 30) + Bytes(200, 3);
+  for (const RenderOptions& o : {RenderOptions{}, Prefix()}) {
+    Message m = MultipartAttachment();
+    Part notes = Attachment("notes.txt", data, "text", "plain");
+    notes.keep_bytes = true;
+    m.body.parts.push_back(notes);
+    std::string s = RenderToString(m, o);
+    std::string head =
+        "Content-Type: text/plain\r\n"
+        "Content-Transfer-Encoding: base64\r\n"
+        "Content-Disposition: attachment; filename=\"notes.txt\"\r\n\r\n";
+    std::size_t at = s.find(head);
+    ASSERT_NE(at, std::string::npos) << s;
+    std::size_t begin = at + head.size();
+    std::size_t end = s.find("\r\n--", begin);
+    ASSERT_NE(end, std::string::npos);
+    EXPECT_EQ(DecodeBase64(s.substr(begin, end - begin)), data);
+    EXPECT_EQ(s.find("charset=utf-8\r\nContent-Transfer-Encoding: base64"), std::string::npos);
+    // The ordinary text part is still UTF-8 text.
+    EXPECT_NE(s.find("Content-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Transfer-Encoding: 7bit\r\n\r\nSee attachment.\r\n"),
+              std::string::npos);
+  }
+  // A single-part message keeps its bytes too.
+  Message single = BaseMessage();
+  single.body = Attachment("data.csv", data, "text", "csv");
+  single.body.keep_bytes = true;
+  std::string s = RenderToString(single, Prefix());
+  EXPECT_NE(s.find("\r\nContent-Type: text/csv\r\nContent-Transfer-Encoding: base64\r\n"),
+            std::string::npos)
+      << s;
+  EXPECT_EQ(DecodeBase64(BodyOf(s)), data);
+}
+
+// Parameters given by the caller are written as they are, charset included.
+TEST(RendererTest, KeepBytesKeepsCallerParams) {
+  Message m = BaseMessage();
+  m.body = Attachment("old.txt", "caf\xE9\r\n", "text", "plain");
+  m.body.params = {{"charset", "windows-1252"}};
+  m.body.keep_bytes = true;
+  std::string s = RenderToString(m, Prefix());
+  EXPECT_NE(s.find("Content-Type: text/plain; charset=windows-1252\r\n"
+                   "Content-Transfer-Encoding: base64\r\n"),
+            std::string::npos)
+      << s;
+  EXPECT_EQ(DecodeBase64(BodyOf(s)), "caf\xE9\r\n");
+}
+
+// Kept text bytes are sized like any attachment: exactly, without a read.
+TEST(RendererTest, KeepBytesTextIsNotReadForSize) {
+  auto big = std::make_shared<PatternBlob>(3 * 1024 * 1024 + 5);
+  Message m = BaseMessage();
+  m.body.type = "multipart";
+  m.body.subtype = "mixed";
+  m.body.parts.push_back(TextPart("big text\r\n"));
+  Part a;
+  a.type = "text";
+  a.subtype = "plain";
+  a.filename = "big.txt";
+  a.keep_bytes = true;
+  a.body = big;
+  m.body.parts.push_back(a);
+  BlobPtr blob = Render(m, Prefix());
+  std::uint64_t size = blob->Size();
+  EXPECT_EQ(big->reads_.load(), 0);
+  std::string whole = ReadAll(*blob);
+  EXPECT_EQ(whole.size(), size);
+  const std::string marker = "filename=\"big.txt\"\r\n\r\n";
+  std::size_t at = whole.find(marker);
+  ASSERT_NE(at, std::string::npos);
+  std::size_t begin = at + marker.size();
+  std::size_t end = whole.find("\r\n--", begin);
+  ASSERT_NE(end, std::string::npos);
+  std::string decoded = DecodeBase64(whole.substr(begin, end - begin));
+  ASSERT_EQ(decoded.size(), big->Size());
+  EXPECT_EQ(decoded, ReadAll(*big));
+}
+
 TEST(RendererTest, CanonicalRenderingIsIdempotent) {
   Message odd = NonAscii();
   odd.subject = "  =?utf-8?q?not_a_word?= mixed Ünïcode\ttabs  and trailing  ";
