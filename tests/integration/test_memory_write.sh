@@ -341,7 +341,12 @@ kill -9 "$cpid" 2>/dev/null
 wait "$cpid" 2>/dev/null
 kill "$feeder" 2>/dev/null
 wait "$feeder" 2>/dev/null
-sleep 0.2
+# The FLUSH of a killed process reaches the daemon asynchronously (the kernel
+# does not wait for the reply): give the failed commits up to 5 s to land.
+for _ in $(seq 1 50); do
+  [ -e "$MNT/partial/killed.eml" ] || [ -e "$MNT/partial/killed-cp.eml" ] || break
+  sleep 0.1
+done
 expect_eq "nothing incomplete was stored" "$(count_eml "$MNT/partial")" "$n0"
 for nm in nosep trunc notmail cp-trunc killed killed-cp; do
   [ -e "$MNT/partial/$nm.eml" ] && fail "failed write $nm.eml still resolves"
