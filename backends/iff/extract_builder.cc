@@ -102,6 +102,7 @@ void ExtractBuilder::BeginSection(const SectionStart& section) {
   if (section.kind == SectionKind::kDirectory) {
     mailbox_.clear();
     DirectoryRecord record;
+    record.source = primary_ + ":" + std::to_string(section.line);
     for (const Field& f : section.columns) {
       record.columns.push_back(Decode(f.value));
     }
@@ -126,6 +127,7 @@ void ExtractBuilder::BeginSection(const SectionStart& section) {
   mailbox_folder_ = extract_.Child(0, argument);
   if (section.kind == SectionKind::kPab) {
     PabRecord record;
+    record.source = primary_ + ":" + std::to_string(section.line);
     record.mailbox = argument;
     record.column_line = Decode(section.column_text);
     extract_.pabs.push_back(std::move(record));
@@ -134,16 +136,26 @@ void ExtractBuilder::BeginSection(const SectionStart& section) {
 }
 
 void ExtractBuilder::EndSection() {
-  if (section_.kind == SectionKind::kMailMessage) {
-    return;
+  switch (section_.kind) {
+    case SectionKind::kMailMessage:
+      return;
+    case SectionKind::kDirectory:
+      // No folder and no message (§4.2): the record feeds the root's side
+      // files, which a broken row makes unreadable.
+      if (section_failure_) {
+        extract_.directories[record_].error =
+            Report(*section_failure_, section_failure_->line.value_or(section_.line));
+      }
+      return;
+    case SectionKind::kPab:
+      break;
   }
   MessageEntry entry;
-  entry.kind = section_.kind == SectionKind::kPab ? EntryKind::kPab : EntryKind::kDirectory;
+  entry.kind = EntryKind::kPab;
   entry.origin = MessageOrigin{primary_, section_.line, extract_.codepage};
   entry.key = "iff:" + primary_ + ":" + std::to_string(section_.line);
   entry.index = record_;
-  entry.folder = section_.kind == SectionKind::kPab ? extract_.Child(mailbox_folder_, "Inbox")
-                                                    : extract_.Child(0, "Directory");
+  entry.folder = extract_.Child(mailbox_folder_, "Inbox");
   if (section_failure_) {
     entry.error = Report(*section_failure_, section_failure_->line.value_or(section_.line));
   }

@@ -1,7 +1,8 @@
 // Building the in-memory picture of an extract from its primary files: the
-// folder tree (iff-format.md §7.1), one entry per message (MAILMESSAGE rows,
-// PAB sections, DIRECTORY sections) and the records they render from.
-// Message-confined errors are kept on their entry; structural ones throw.
+// folder tree (iff-format.md §7.1), one entry per message (MAILMESSAGE rows
+// and PAB sections) and the records they render from, and the DIRECTORY
+// records (no folder, no message: §4.2). Message-confined errors are kept on
+// their entry (a DIRECTORY section's on its record); structural ones throw.
 // Used only while opening; the result is immutable afterwards.
 #pragma once
 
@@ -27,14 +28,14 @@ struct FolderNode {
   std::vector<std::size_t> messages;  // indexes into Extract::entries, in order
 };
 
-enum class EntryKind { kMail, kPab, kDirectory };
+enum class EntryKind { kMail, kPab };
 
 struct MessageEntry {
   EntryKind kind = EntryKind::kMail;
   std::string key;  // "iff:FILE.PRI:line"
   MessageOrigin origin;
   std::size_t folder = 0;
-  std::size_t index = 0;  // into mails, pabs or directories
+  std::size_t index = 0;  // into mails or pabs
   std::string error;      // non-empty: unreadable, with this text
   std::int64_t internal_date = 0;
   bool seen = true;

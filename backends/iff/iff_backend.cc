@@ -2,12 +2,22 @@
 // entries once (extract_builder.h), then serves listings and renderings.
 //
 // Identity: FolderId is the decimal index of a folder node ("0" is the root);
-// MessageKey is "iff:<primary file>:<first physical line>" (for PAB and
-// DIRECTORY messages, the line of their section line).
+// MessageKey is "iff:<primary file>:<first physical line>" (for PAB
+// messages, the line of their section line).
+//
+// Side files (Backend::ListSideFiles), plain files that are not messages:
+//  * in each mailbox folder with PAB sections, "Personal Address Book.vcf":
+//    the vCards of all its PAB sections, in processing order;
+//  * at the root, for DIRECTORY sections in processing order, "Directory.csv"
+//    (the first section), "Directory-2.csv", "Directory-3.csv", ... (the
+//    others) and "Directory.vcf" (the vCards of every section).
+// A file built from a section with a broken row is listed but unreadable:
+// its reads throw kCorrupt with the IFF_E_... text.
 //
 // Locking: after OpenIffExtract everything is immutable except the listing
-// cache. Lock order: IffBackend::cache_mu_ is the only lock and a leaf; it is
-// never held while rendering or reading a file.
+// and side-file caches. Lock order: IffBackend::cache_mu_ is the only lock
+// and a leaf; it is never held while rendering, building side files or
+// reading a file.
 #include "backends/iff/iff_backend.h"
 
 #include <algorithm>
@@ -41,14 +51,38 @@ std::string ReadHeaderBlock(const Blob& blob) {
     out.resize(old + got);
     std::size_t end = out.find("\r\n\r\n", old >= 3 ? old - 3 : 0);
     if (end != std::string::npos) {
-      out.resize(end + 2);
-      return out;
+      // A copy, not a resize: listings keep thousands of these, and the
+      // buffer's capacity would stay at a whole read step.
+      return out.substr(0, end + 2);
     }
     if (got == 0) {
       break;
     }
   }
   return out;
+}
+
+// A side file that cannot be produced: every read throws kCorrupt with the
+// error text. Its size is that of the text, so that reads reach it.
+class UnreadableBlob final : public Blob {
+ public:
+  explicit UnreadableBlob(std::string error) : error_(std::move(error)) {}
+  std::uint64_t Size() const override { return error_.size(); }
+  std::size_t ReadAt(std::uint64_t offset, char* buf, std::size_t n) const override {
+    (void)offset, (void)buf, (void)n;
+    throw Error(Errc::kCorrupt, error_);
+  }
+
+ private:
+  std::string error_;
+};
+
+// |text|, or an unreadable Blob if |error| is set.
+BlobPtr SideContent(std::string text, const std::string& error) {
+  if (!error.empty()) {
+    return std::make_shared<UnreadableBlob>(error);
+  }
+  return MakeStringBlob(std::move(text));
 }
 
 // Drops folders that hold no message, directly or below them.
@@ -107,6 +141,21 @@ class IffBackend final : public Backend {
     return *it->second;
   }
 
+  std::vector<SideFile> ListSideFiles(const FolderId& folder) override {
+    std::size_t index = Index(folder);
+    {
+      std::lock_guard<std::mutex> lock(cache_mu_);
+      auto it = side_files_.find(index);
+      if (it != side_files_.end()) {
+        return *it->second;
+      }
+    }
+    auto files = std::make_shared<std::vector<SideFile>>(BuildSideFiles(index));
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    auto [it, inserted] = side_files_.emplace(index, std::move(files));
+    return *it->second;
+  }
+
   BlobPtr Fetch(const FolderId& folder, const MessageKey& key) override {
     std::size_t index = Index(folder);
     auto it = by_key_.find(key.value);
@@ -151,11 +200,53 @@ class IffBackend final : public Backend {
       case EntryKind::kPab:
         message = BuildPabMessage(extract_.pabs[entry.index], entry.origin);
         break;
-      case EntryKind::kDirectory:
-        message = BuildDirectoryMessage(extract_.directories[entry.index], entry.origin);
-        break;
     }
     return mime::Render(message, IffRenderOptions(entry.origin));
+  }
+
+  // The side files of folder |index| (see the file comment); no file when
+  // the extract has no PAB or DIRECTORY section for it.
+  std::vector<SideFile> BuildSideFiles(std::size_t index) const {
+    std::vector<SideFile> out;
+    if (index == 0) {
+      std::string vcards;
+      std::string error;
+      for (std::size_t i = 0; i < extract_.directories.size(); ++i) {
+        const DirectoryRecord& record = extract_.directories[i];
+        std::string name = i == 0 ? "Directory.csv" : "Directory-" + std::to_string(i + 1) + ".csv";
+        out.push_back(SideFile{name, SideContent(DirectoryCsv(record), record.error), 0});
+        vcards += DirectoryVcards(record);
+        if (error.empty()) {
+          error = record.error;
+        }
+      }
+      if (!extract_.directories.empty()) {
+        out.push_back(SideFile{"Directory.vcf", SideContent(std::move(vcards), error), 0});
+      }
+      return out;
+    }
+    if (extract_.folders[index].parent != 0) {
+      return out;
+    }
+    // A mailbox folder: its PAB messages sit in its Inbox.
+    bool any = false;
+    std::string vcards;
+    std::string error;
+    for (const MessageEntry& entry : extract_.entries) {
+      if (entry.kind != EntryKind::kPab || extract_.folders[entry.folder].parent != index) {
+        continue;
+      }
+      any = true;
+      vcards += PabVcards(extract_.pabs[entry.index]);
+      if (error.empty()) {
+        error = entry.error;
+      }
+    }
+    if (any) {
+      out.push_back(
+          SideFile{"Personal Address Book.vcf", SideContent(std::move(vcards), error), 0});
+    }
+    return out;
   }
 
   MessageInfo Info(const MessageEntry& entry) const {
@@ -186,8 +277,9 @@ class IffBackend final : public Backend {
   const Extract extract_;
   std::map<std::string, std::size_t> by_key_;
 
-  std::mutex cache_mu_;  // guards listings_
+  std::mutex cache_mu_;  // guards listings_ and side_files_
   std::map<std::size_t, std::shared_ptr<const std::vector<MessageInfo>>> listings_;
+  std::map<std::size_t, std::shared_ptr<const std::vector<SideFile>>> side_files_;
 };
 
 }  // namespace

@@ -189,10 +189,14 @@ mime::RenderOptions IffRenderOptions(const MessageOrigin& origin) {
 std::string MediaTypeForName(std::string_view name) {
   static const std::map<std::string, std::string, std::less<>> kTypes = {
       {"bmp", "image/bmp"},
+      {"csv", "text/csv"},
       {"doc", "application/msword"},
       {"docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
       {"gif", "image/gif"},
       {"gz", "application/gzip"},
+      {"htm", "text/html"},
+      {"html", "text/html"},
+      {"ics", "text/calendar"},
       {"jpeg", "image/jpeg"},
       {"jpg", "image/jpeg"},
       {"mp3", "audio/mpeg"},
@@ -204,9 +208,12 @@ std::string MediaTypeForName(std::string_view name) {
       {"rtf", "application/rtf"},
       {"tif", "image/tiff"},
       {"tiff", "image/tiff"},
+      {"txt", "text/plain"},
+      {"vcf", "text/vcard"},
       {"wav", "audio/wav"},
       {"xls", "application/vnd.ms-excel"},
       {"xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+      {"xml", "text/xml"},
       {"zip", "application/zip"},
   };
   std::size_t dot = name.rfind('.');
@@ -305,6 +312,7 @@ mime::Message BuildMailMessage(const MailRecord& record, const MessageOrigin& or
     part.subtype = media.substr(slash + 1);
     part.disposition = "attachment";
     part.filename = a.name;
+    part.keep_bytes = true;  // the stored bytes, even for text types (§7.3)
     if (!a.position.empty()) {
       part.extra_headers.push_back(mime::Header{"X-IFF-Position", a.position});
     }
@@ -357,7 +365,7 @@ std::string PabVcards(const PabRecord& record) {
   std::vector<std::string> uids;
   std::map<std::string, std::size_t> by_name;  // lower-case display name -> row
   for (std::size_t i = 0; i < record.rows.size(); ++i) {
-    uids.push_back(UuidUrn("pab\n" + record.mailbox + "\n" + std::to_string(i)));
+    uids.push_back(UuidUrn("pab\n" + record.source + "\n" + std::to_string(i)));
     if (record.rows[i].size() == kCount) {
       by_name.emplace(AsciiLower(record.rows[i][kDisplay]), i);
     }
@@ -424,7 +432,6 @@ mime::Message BuildPabMessage(const PabRecord& record, const MessageOrigin& orig
   std::vector<mime::Part> parts;
   parts.push_back(TextPart("plain", "", ""));
   parts.push_back(TextPart("csv", PabCsv(record), "pab.csv"));
-  parts.push_back(TextPart("vcard", PabVcards(record), "pab.vcf"));
   m.body = Mixed(std::move(parts));
   return m;
 }
@@ -469,7 +476,7 @@ std::string DirectoryVcards(const DirectoryRecord& record) {
     AddVcardLine(out, "BEGIN:VCARD");
     AddVcardLine(out, "VERSION:4.0");
     AddVcardLine(out, EqualsIgnoreCase(get(cls), "dl") ? "KIND:group" : "KIND:individual");
-    AddVcardLine(out, "UID:" + UuidUrn("directory\n" + get(common) + "\n" + std::to_string(i)));
+    AddVcardLine(out, "UID:" + UuidUrn("directory\n" + record.source + "\n" + std::to_string(i)));
     AddVcardLine(out, "FN:" + VcardEscape(fn));
     AddProperty(out, "N", Compound({get(last), get(first), "", "", ""}));
     std::string proxy_list = get(proxies);
@@ -495,20 +502,6 @@ std::string DirectoryVcards(const DirectoryRecord& record) {
     AddVcardLine(out, "END:VCARD");
   }
   return out;
-}
-
-mime::Message BuildDirectoryMessage(const DirectoryRecord& record, const MessageOrigin& origin) {
-  mime::Message m;
-  m.from.push_back(kUnknownSender);
-  m.subject = "Directory";
-  m.message_id = OriginHash(origin) + "@iff.invalid";
-  AddHeader(m, "X-IFF-Date-Missing", "yes");
-  std::vector<mime::Part> parts;
-  parts.push_back(TextPart("plain", "", ""));
-  parts.push_back(TextPart("csv", DirectoryCsv(record), "directory.csv"));
-  parts.push_back(TextPart("vcard", DirectoryVcards(record), "directory.vcf"));
-  m.body = Mixed(std::move(parts));
-  return m;
 }
 
 }  // namespace mailfs::iff

@@ -46,6 +46,7 @@ struct MailRecord {
 };
 
 struct PabRecord {
+  std::string source;                          // "FILE.PRI:line" of the section line
   std::string mailbox;                         // UTF-8 section argument without "migrate:"
   std::string column_line;                     // UTF-8
   std::vector<std::string> lines;              // UTF-8 rows for pab.csv (no CR LF)
@@ -53,10 +54,14 @@ struct PabRecord {
 };
 
 struct DirectoryRecord {
+  std::string source;                          // "FILE.PRI:line" of the section line
   std::vector<std::string> columns;            // UTF-8 column names
   std::string column_line;                     // UTF-8
   std::vector<std::string> lines;              // UTF-8 rows, escapes undone (no CR LF)
   std::vector<std::vector<std::string>> rows;  // UTF-8 values, escapes undone
+  // Non-empty when a row is broken: the IFF_E_... text. The section's files
+  // are then unreadable.
+  std::string error;
 };
 
 }  // namespace mailfs::iff

@@ -1,9 +1,11 @@
 // Whole extracts built in temporary folders: pointers, chains, separators,
-// overflow fields, code pages, file matching, the folder tree, synthetic
-// PAB/DIRECTORY messages, concurrency, and one or more cases per IFF_E_* code
-// (iff-format.md §8) with the outcome it must have: structural errors fail
-// the open; message errors leave the message listed as unreadable, Fetch
-// throws kCorrupt with the same text, and strict fails the open.
+// overflow fields, code pages, file matching, the folder tree, attachment
+// media types, the synthetic PAB message, the PAB and DIRECTORY side files,
+// concurrency, and one or more cases per IFF_E_* code (iff-format.md §8) with
+// the outcome it must have: structural errors fail the open; message errors
+// leave the message listed as unreadable, Fetch throws kCorrupt with the same
+// text, and strict fails the open; errors in a DIRECTORY (PAB) section make
+// the side files built from it unreadable (and the PAB message).
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -13,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +23,7 @@
 #include "backends/blob.h"
 #include "backends/iff/iff_backend.h"
 #include "backends/iff/iff_error.h"
+#include "backends/iff/model_builder.h"
 #include "backends/mime/header_decode.h"
 
 namespace mailfs::iff {
@@ -165,6 +169,54 @@ std::string BodyOf(const std::string& bytes) {
   return at == std::string::npos ? "" : bytes.substr(at + 4);
 }
 
+// Side files of |folder| ("" for the root) by name, read whole.
+std::map<std::string, std::string> SideFiles(Backend& b, const std::string& folder) {
+  FolderId id = b.Root();
+  if (!folder.empty()) {
+    auto folders = Folders(b);
+    EXPECT_TRUE(folders.count(folder)) << folder;
+    id = folders[folder];
+  }
+  std::map<std::string, std::string> out;
+  for (const SideFile& f : b.ListSideFiles(id)) {
+    EXPECT_EQ(f.mtime, 0);
+    EXPECT_FALSE(out.count(f.name)) << f.name;
+    out[f.name] = ReadAll(*f.content);
+    EXPECT_EQ(out[f.name].size(), f.content->Size());
+  }
+  return out;
+}
+
+std::size_t Count(std::string_view text, std::string_view needle) {
+  std::size_t n = 0;
+  for (std::size_t at = 0; (at = text.find(needle, at)) != std::string_view::npos;
+       at += needle.size()) {
+    ++n;
+  }
+  return n;
+}
+
+std::string DecodeBase64(std::string_view in) {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    std::size_t v = kAlphabet.find(c);
+    if (v == std::string_view::npos) {
+      continue;
+    }
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
+
 std::string DecodeQp(std::string_view in) {
   std::string out;
   for (std::size_t i = 0; i < in.size(); ++i) {
@@ -285,6 +337,8 @@ TEST(IffExtractTest, ChainsSeparatorsAndSectionKinds) {
   sec.Add("Other", "ignored", false);
   sec.Add("Attachment", std::string("\0\r\n\x01", 4), false, "\"a,b.bin\"", "5", "None");
   sec.Add("Attachment", "MACDATA", false, "mac.hqx", "", "Macbinary");
+  const std::string notes("bare\rcr\nlf\r\n\xE9t\xE9\0end", 19);
+  sec.Add("Attachment", notes, false, "Notes.TXT", "", "");
   sec.Add("Schedule", "SCHEDULE+2 EXPORT VERSION 103\r\n", true, "HOWARDS.SC2", "-1", "");
   // A free document: zero-length Body, Document right after it.
   std::uint64_t doc = sec.Add("Body", "", false, "", "", "", "");
@@ -303,10 +357,39 @@ TEST(IffExtractTest, ChainsSeparatorsAndSectionKinds) {
             std::string::npos)
       << bytes;
   EXPECT_NE(bytes.find("Content-Type: application/x-macbinary\r\n"), std::string::npos);
-  EXPECT_NE(bytes.find("filename=\"HOWARDS.SC2\""), std::string::npos);
+  // A text attachment has its text type and keeps its bytes (§7.3): base64,
+  // no charset, CR, LF, cp1252 bytes and NUL unchanged.
+  const std::string notes_head =
+      "Content-Type: text/plain\r\n"
+      "Content-Transfer-Encoding: base64\r\n"
+      "Content-Disposition: attachment; filename=\"Notes.TXT\"\r\n\r\n";
+  std::size_t at = bytes.find(notes_head);
+  ASSERT_NE(at, std::string::npos) << bytes;
+  std::size_t begin = at + notes_head.size();
+  EXPECT_EQ(DecodeBase64(bytes.substr(begin, bytes.find("\r\n--", begin) - begin)), notes);
+  EXPECT_NE(bytes.find("Content-Type: application/octet-stream\r\n"
+                       "Content-Transfer-Encoding: base64\r\n"
+                       "Content-Disposition: attachment; filename=\"HOWARDS.SC2\"\r\n"),
+            std::string::npos);
   std::string doc_bytes = Fetch(*b, "SMTP:owner@example.com/Inbox", 1);
   EXPECT_EQ(HeaderOf(doc_bytes, "Subject"), "report.pdf");
   EXPECT_NE(doc_bytes.find("Content-Type: application/pdf\r\n"), std::string::npos);
+}
+
+TEST(IffExtractTest, MediaTypesByExtension) {
+  EXPECT_EQ(MediaTypeForName("a.txt"), "text/plain");
+  EXPECT_EQ(MediaTypeForName("A.CSV"), "text/csv");
+  EXPECT_EQ(MediaTypeForName("page.htm"), "text/html");
+  EXPECT_EQ(MediaTypeForName("page.html"), "text/html");
+  EXPECT_EQ(MediaTypeForName("data.xml"), "text/xml");
+  EXPECT_EQ(MediaTypeForName("card.vcf"), "text/vcard");
+  EXPECT_EQ(MediaTypeForName("invite.ics"), "text/calendar");
+  EXPECT_EQ(MediaTypeForName("chart.png"), "image/png");
+  EXPECT_EQ(MediaTypeForName("report.pdf"), "application/pdf");
+  // A message file stays opaque: message/rfc822 cannot be base64.
+  EXPECT_EQ(MediaTypeForName("fwd.eml"), "application/octet-stream");
+  EXPECT_EQ(MediaTypeForName("noext"), "application/octet-stream");
+  EXPECT_EQ(MediaTypeForName("trailing."), "application/octet-stream");
 }
 
 TEST(IffExtractTest, SeveralRowsMayShareAChain) {
@@ -429,7 +512,7 @@ TEST(IffExtractTest, BareLfInPrimaryIsAccepted) {
   EXPECT_EQ(BodyOf(Fetch(*b, "SMTP:o@example.com/Inbox", 0)), "x");
 }
 
-TEST(IffExtractTest, PabAndDirectoryMessages) {
+TEST(IffExtractTest, PabMessageAndSideFiles) {
   TempExtract x;
   Sec sec;
   std::uint64_t note = sec.Add("Other", "Long note, with comma", true);
@@ -446,32 +529,137 @@ TEST(IffExtractTest, PabAndDirectoryMessages) {
   x.Write("T.SEC", sec.bytes);
   auto b = Open(x);
   auto folders = Folders(*b);
-  EXPECT_EQ(Keys(folders), (std::vector<std::string>{"Directory", "SMTP:o@example.com",
-                                                     "SMTP:o@example.com/Inbox"}));
+  // DIRECTORY rows make no folder and no message (§4.2).
+  EXPECT_EQ(Keys(folders),
+            (std::vector<std::string>{"SMTP:o@example.com", "SMTP:o@example.com/Inbox"}));
+  ASSERT_EQ(b->ListMessages(folders["SMTP:o@example.com/Inbox"]).size(), 1u);
+  EXPECT_TRUE(b->ListMessages(folders["SMTP:o@example.com"]).empty());
+
+  // The PAB message: one attachment, pab.csv (§4.3).
   std::string pab = Fetch(*b, "SMTP:o@example.com/Inbox", 0);
   EXPECT_EQ(HeaderOf(pab, "Subject"), "Personal Address Book");
   EXPECT_EQ(HeaderOf(pab, "From"), "<o@example.com>");
   EXPECT_EQ(HeaderOf(pab, "To"), "<o@example.com>");
-  EXPECT_NE(pab.find("Content-Type: text/csv; charset=utf-8\r\n"), std::string::npos);
-  EXPECT_NE(pab.find("Content-Type: text/vcard; charset=utf-8\r\n"), std::string::npos);
+  EXPECT_EQ(Count(pab, "Content-Disposition:"), 1u);
+  EXPECT_NE(pab.find("Content-Type: text/csv; charset=utf-8\r\n"
+                     "Content-Transfer-Encoding: 7bit\r\n"
+                     "Content-Disposition: attachment; filename=\"pab.csv\"\r\n"),
+            std::string::npos)
+      << pab;
+  EXPECT_EQ(pab.find("vcard"), std::string::npos);
+  EXPECT_EQ(pab.find("BEGIN:VCARD"), std::string::npos);
   EXPECT_NE(pab.find("\r\nentry,Pat,SMTP:pat@example.com,Pat,Smith\r\n"), std::string::npos);
   // The row with a pointer is written back with the resolved value.
   EXPECT_NE(pab.find(",,,\"Long note, with comma\"\r\n"), std::string::npos);
-  EXPECT_NE(pab.find("KIND:group\r\n"), std::string::npos);
-  EXPECT_NE(pab.find("MEMBER:urn:uuid:"), std::string::npos);
-  EXPECT_NE(pab.find("MEMBER:mailto:x@example.com\r\n"), std::string::npos);
-  EXPECT_NE(pab.find("X-IFF-MEMBER:Nobody\r\n"), std::string::npos);
-  EXPECT_NE(pab.find("N:Smith;Pat;;;\r\n"), std::string::npos);
   auto list = b->ListMessages(folders["SMTP:o@example.com/Inbox"]);
   EXPECT_EQ(list[0].key.value, "iff:T.PRI:5");
 
-  std::string dir = Fetch(*b, "Directory", 0);
-  EXPECT_EQ(HeaderOf(dir, "Subject"), "Directory");
-  // Escapes undone; no continuation inside DIRECTORY.
-  EXPECT_NE(dir.find("\r\nmailbox,create,Joe,\"Joe \\ Co\"\r\ndl,CREATE,Team,Team\\\r\n"),
-            std::string::npos)
-      << dir;
-  EXPECT_NE(dir.find("FN:Joe \\\\ Co\r\n"), std::string::npos);
+  // The mailbox folder holds the PAB vCards; its Inbox holds no side file.
+  auto mailbox = SideFiles(*b, "SMTP:o@example.com");
+  ASSERT_EQ(mailbox.size(), 1u);
+  const std::string& vcf = mailbox["Personal Address Book.vcf"];
+  EXPECT_EQ(Count(vcf, "BEGIN:VCARD\r\nVERSION:4.0\r\n"), 2u);
+  EXPECT_EQ(Count(vcf, "END:VCARD\r\n"), 2u);
+  EXPECT_EQ(Count(vcf, "KIND:individual\r\n"), 1u);
+  EXPECT_EQ(Count(vcf, "KIND:group\r\n"), 1u);
+  EXPECT_EQ(Count(vcf, "MEMBER:urn:uuid:"), 1u);
+  EXPECT_NE(vcf.find("MEMBER:mailto:x@example.com\r\n"), std::string::npos);
+  EXPECT_NE(vcf.find("X-IFF-MEMBER:Nobody\r\n"), std::string::npos);
+  EXPECT_NE(vcf.find("N:Smith;Pat;;;\r\n"), std::string::npos);
+  EXPECT_NE(vcf.find("EMAIL:pat@example.com\r\n"), std::string::npos);
+  EXPECT_NE(vcf.find("NOTE:Long note\\, with comma\r\n"), std::string::npos);
+  EXPECT_TRUE(SideFiles(*b, "SMTP:o@example.com/Inbox").empty());
+
+  // The root: the DIRECTORY section as CSV (escapes undone, no continuation
+  // inside DIRECTORY) and as vCards.
+  auto root = SideFiles(*b, "");
+  ASSERT_EQ(root.size(), 2u);
+  EXPECT_EQ(root["Directory.csv"],
+            "Obj-class,Mode,Common-Name,Display-Name\r\n"
+            "mailbox,create,Joe,\"Joe \\ Co\"\r\n"
+            "dl,CREATE,Team,Team\\\r\n");
+  const std::string& dir_vcf = root["Directory.vcf"];
+  EXPECT_EQ(Count(dir_vcf, "BEGIN:VCARD\r\n"), 2u);
+  EXPECT_NE(dir_vcf.find("FN:Joe \\\\ Co\r\n"), std::string::npos);
+  EXPECT_NE(dir_vcf.find("KIND:group\r\nUID:urn:uuid:"), std::string::npos);
+
+  // Built once: a second listing serves the same content objects.
+  auto first = b->ListSideFiles(b->Root());
+  auto second = b->ListSideFiles(b->Root());
+  ASSERT_EQ(first.size(), second.size());
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    EXPECT_EQ(first[i].content.get(), second[i].content.get());
+  }
+  EXPECT_THROW(b->ListSideFiles(FolderId{"99"}), Error);
+}
+
+TEST(IffExtractTest, SeveralDirectoryAndPabSections) {
+  TempExtract x;
+  Sec sec;
+  std::string p = Ptr("T.SEC", sec.Add("Body", "x", true));
+  const std::string dir_cols = "DIRECTORY\r\nObj-class,Mode,Common-Name\r\n";
+  x.Pkl({"T.PRI,Primary", "U.PRI,Primary", "T.SEC,Secondary"});
+  x.Write("T.PRI",
+          dir_cols + "mailbox,create,A\r\n" + "PAB,SMTP:o@example.com\r\n" + kPabCols + "\r\n" +
+              "entry,One,SMTP:one@example.com\r\n" + dir_cols + "mailbox,create,B\r\n" +
+              "mailbox,create,C\r\n" + "PAB,SMTP:pabonly@example.com\r\n" + kPabCols + "\r\n" +
+              "entry,Solo,SMTP:solo@example.com\r\n" + "MAILMESSAGE,SMTP:mail@example.com\r\n" +
+              kMailCols + "\r\n" + MailRow(p) + "\r\n");
+  x.Write("U.PRI", dir_cols + "remote,create,D\r\n" + "PAB,migrate:smtp:O@EXAMPLE.COM\r\n" +
+                       kPabCols + "\r\n" + "entry,Two,SMTP:two@example.com\r\n" +
+                       "dl,Both,One;Two,,,,,,,,,,,,,,,,,,,,,\r\n");
+  x.Write("T.SEC", sec.bytes);
+  auto b = Open(x);
+  auto folders = Folders(*b);
+  EXPECT_EQ(Keys(folders), (std::vector<std::string>{
+                               "SMTP:mail@example.com", "SMTP:mail@example.com/Inbox",
+                               "SMTP:o@example.com", "SMTP:o@example.com/Inbox",
+                               "SMTP:pabonly@example.com", "SMTP:pabonly@example.com/Inbox"}));
+  // Root: one CSV per DIRECTORY section in processing order, one vCard file.
+  auto root = SideFiles(*b, "");
+  EXPECT_EQ(root.size(), 4u);
+  EXPECT_EQ(root["Directory.csv"], "Obj-class,Mode,Common-Name\r\nmailbox,create,A\r\n");
+  EXPECT_EQ(root["Directory-2.csv"],
+            "Obj-class,Mode,Common-Name\r\nmailbox,create,B\r\nmailbox,create,C\r\n");
+  EXPECT_EQ(root["Directory-3.csv"], "Obj-class,Mode,Common-Name\r\nremote,create,D\r\n");
+  const std::string& dir_vcf = root["Directory.vcf"];
+  EXPECT_EQ(Count(dir_vcf, "BEGIN:VCARD\r\n"), 4u);
+  for (const char* cn : {"A", "B", "C", "D"}) {
+    EXPECT_NE(dir_vcf.find(std::string("X-IFF-COMMON-NAME:") + cn + "\r\n"), std::string::npos);
+  }
+  // Two PAB sections of one mailbox (two spellings): one vCard file, UIDs
+  // distinct, the dl's members resolved within its own section.
+  auto o = SideFiles(*b, "SMTP:o@example.com");
+  ASSERT_EQ(o.size(), 1u);
+  const std::string& vcf = o["Personal Address Book.vcf"];
+  EXPECT_EQ(Count(vcf, "BEGIN:VCARD\r\n"), 3u);
+  EXPECT_LT(vcf.find("FN:One\r\n"), vcf.find("FN:Two\r\n"));
+  std::set<std::string> uids;
+  for (std::size_t at = 0; (at = vcf.find("\r\nUID:", at)) != std::string::npos; ++at) {
+    uids.insert(vcf.substr(at + 2, vcf.find("\r\n", at + 2) - at - 2));
+  }
+  EXPECT_EQ(uids.size(), 3u);
+  EXPECT_EQ(Count(vcf, "MEMBER:urn:uuid:"), 1u);
+  EXPECT_NE(vcf.find("X-IFF-MEMBER:One\r\n"), std::string::npos);
+  EXPECT_EQ(b->ListMessages(folders["SMTP:o@example.com/Inbox"]).size(), 2u);
+  // A mailbox with nothing but a PAB section exists, with its message.
+  auto solo = SideFiles(*b, "SMTP:pabonly@example.com");
+  EXPECT_EQ(Count(solo["Personal Address Book.vcf"], "BEGIN:VCARD\r\n"), 1u);
+  EXPECT_EQ(b->ListMessages(folders["SMTP:pabonly@example.com/Inbox"]).size(), 1u);
+  // No PAB data, no side file.
+  EXPECT_TRUE(SideFiles(*b, "SMTP:mail@example.com").empty());
+  EXPECT_TRUE(SideFiles(*b, "SMTP:mail@example.com/Inbox").empty());
+}
+
+TEST(IffExtractTest, NoSideFilesWithoutPabOrDirectory) {
+  TempExtract x;
+  Sec sec;
+  x.Standard(MailRow(Ptr("T.SEC", sec.Add("Body", "x", true)), {{0, "A\\B"}}) + "\r\n", sec);
+  auto b = Open(x);
+  EXPECT_TRUE(SideFiles(*b, "").empty());
+  for (const auto& [path, id] : Folders(*b)) {
+    EXPECT_TRUE(b->ListSideFiles(id).empty()) << path;
+  }
 }
 
 TEST(IffExtractTest, ConcurrentListingAndFetching) {
@@ -555,6 +743,10 @@ struct FailureCase {
   std::string also;   // further expected text (may be empty)
   std::function<void(TempExtract&)> build;
   std::string key;  // key of the unreadable message if not the row's
+  // Side files that must be unreadable ("folder/name", root ones bare), and
+  // whether an unreadable message is expected besides.
+  std::set<std::string> side;
+  bool message = true;
 };
 
 // A good row (line 3) and |bad| (line 4) in the usual layout; |extra| may add
@@ -591,17 +783,32 @@ std::vector<FailureCase> Cases() {
   std::vector<FailureCase> c;
   auto structural = [&](std::string name, std::string code, std::string where,
                         std::function<void(TempExtract&)> build, std::string also = "") {
-    c.push_back(FailureCase{name, code, true, where, also, build, ""});
+    c.push_back(FailureCase{name, code, true, where, also, build, "", {}, true});
   };
   auto message = [&](std::string name, std::string code, std::string where,
                      std::function<void(TempExtract&)> build, std::string also = "") {
-    c.push_back(FailureCase{name, code, false, where, also, build, ""});
+    c.push_back(FailureCase{name, code, false, where, also, build, "", {}, true});
   };
-  // PAB and DIRECTORY errors make their section's synthetic message
-  // unreadable; its key is the section line.
-  auto synthetic = [&](std::string name, std::string code, std::string where,
+  // A PAB error makes the section's synthetic message (keyed by the section
+  // line) and the mailbox's vCard file unreadable.
+  auto pab = [&](std::string name, std::string code, std::string where,
+                 std::function<void(TempExtract&)> build) {
+    c.push_back(FailureCase{name,
+                            code,
+                            false,
+                            where,
+                            "",
+                            build,
+                            "iff:T.PRI:1",
+                            {"SMTP:o@example.com/Personal Address Book.vcf"},
+                            true});
+  };
+  // A DIRECTORY error makes the root's side files built from the section
+  // unreadable; there is no message to list.
+  auto directory = [&](std::string name, std::string code, std::string where,
                        std::function<void(TempExtract&)> build) {
-    c.push_back(FailureCase{name, code, false, where, "", build, "iff:T.PRI:1"});
+    c.push_back(FailureCase{
+        name, code, false, where, "", build, "", {"Directory.csv", "Directory.vcf"}, false});
   };
   // Packing list and files.
   structural("CodepageUnicode", "IFF_E_CODEPAGE", "T.PKL line 1",
@@ -750,7 +957,7 @@ std::vector<FailureCase> Cases() {
           }));
   message("ChainNotEnded", "IFF_E_CHAIN", "T.PRI line 4",
           BadBody([](Sec& s) { return Ptr("T.SEC", s.Add("Body", "x", false)); }));
-  // PAB and DIRECTORY sections: their synthetic message is the one affected.
+  // PAB and DIRECTORY sections.
   auto with_directory = [](std::string rows) {
     return [rows](TempExtract& x) {
       Files(kGoodPkl,
@@ -759,11 +966,11 @@ std::vector<FailureCase> Cases() {
             kGoodSec)(x);
     };
   };
-  synthetic("Escape", "IFF_E_ESCAPE", "T.PRI line 4", with_directory("mailbox,create,a\\tb"));
-  synthetic("DirMode", "IFF_E_DIR_MODE", "T.PRI line 4", with_directory("mailbox,modify,x"));
-  synthetic("DirPointer", "IFF_E_POINTER", "T.PRI line 4",
+  directory("Escape", "IFF_E_ESCAPE", "T.PRI line 4", with_directory("mailbox,create,a\\tb"));
+  directory("DirMode", "IFF_E_DIR_MODE", "T.PRI line 4", with_directory("mailbox,modify,x"));
+  directory("DirPointer", "IFF_E_POINTER", "T.PRI line 4",
             with_directory("mailbox,create,#T.SEC(50)"));
-  synthetic("DirFieldCount", "IFF_E_FIELD_COUNT", "T.PRI line 4",
+  directory("DirFieldCount", "IFF_E_FIELD_COUNT", "T.PRI line 4",
             with_directory("mailbox,create,x,y"));
   auto with_pab = [](std::string row) {
     return [row](TempExtract& x) {
@@ -773,11 +980,10 @@ std::vector<FailureCase> Cases() {
             kGoodSec)(x);
     };
   };
-  synthetic("PabClass", "IFF_E_PAB_CLASS", "T.PRI line 4",
-            with_pab("person,Bad,SMTP:b@example.com"));
-  synthetic("PabFieldCount", "IFF_E_FIELD_COUNT", "T.PRI line 4",
-            with_pab("entry" + std::string(24, ',')));
-  synthetic("PabPointer", "IFF_E_CHAIN", "T.PRI line 4", [](TempExtract& x) {
+  pab("PabClass", "IFF_E_PAB_CLASS", "T.PRI line 4", with_pab("person,Bad,SMTP:b@example.com"));
+  pab("PabFieldCount", "IFF_E_FIELD_COUNT", "T.PRI line 4",
+      with_pab("entry" + std::string(24, ',')));
+  pab("PabPointer", "IFF_E_CHAIN", "T.PRI line 4", [](TempExtract& x) {
     Files(kGoodPkl,
           "PAB,SMTP:o@example.com\r\n" + kPabCols + "\r\nentry,Ok,SMTP:ok@example.com\r\n" +
               "entry,Bad,#T.SEC(71)\r\n" + kGoodPri,
@@ -837,7 +1043,29 @@ TEST_P(IffFailureTest, HasTheSpecifiedOutcome) {
       }
     }
   }
-  EXPECT_EQ(unreadable, 1);
+  // Side files: the expected ones fail with the same kind of text, the
+  // others read.
+  std::set<std::string> broken_side;
+  auto check_side = [&](const std::string& prefix, const FolderId& id) {
+    for (const SideFile& f : b->ListSideFiles(id)) {
+      try {
+        ReadAll(*f.content);
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::kCorrupt);
+        check_text(e.what());
+        broken_side.insert(prefix + f.name);
+        if (error.empty()) {
+          error = e.what();
+        }
+      }
+    }
+  };
+  check_side("", b->Root());
+  for (const auto& [path, id] : Folders(*b)) {
+    check_side(path + "/", id);
+  }
+  EXPECT_EQ(broken_side, c.side);
+  EXPECT_EQ(unreadable, c.message ? 1 : 0);
   EXPECT_GE(readable, 1);
   // strict refuses the extract with the same text.
   try {

@@ -1,7 +1,10 @@
 // Opens every sample extract of ../shared/fixtures/iff and checks what its
-// expected.json says against the rendered messages, decoded again: folders,
-// order, subject, addresses, dates, priority/unread/unsent, body text and
-// attachments (name, size, sha256), DIRECTORY objects and PAB records.
+// expected.json says against the rendered messages, decoded again: exactly
+// the expected folders, order, subject, addresses, dates,
+// priority/unread/unsent, body text and attachments (name, size, sha256,
+// media type), PAB records in pab.csv; and the side files: DIRECTORY objects
+// in Directory.csv and Directory.vcf at the root, PAB vCards in the
+// mailbox's "Personal Address Book.vcf", nothing else.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -413,7 +416,8 @@ TEST_P(IffFixtureTest, MatchesExpectedJson) {
   std::map<std::string, FolderId> folders;
   Walk(*backend, backend->Root(), "", &folders);
 
-  // Every folder that holds messages is expected (plus the Directory folder).
+  // Exactly the expected folders (and their parents); only the expected
+  // ones hold messages.
   std::set<std::string> with_messages;
   for (const auto& [path, id] : folders) {
     if (!backend->ListMessages(id).empty()) {
@@ -421,13 +425,20 @@ TEST_P(IffFixtureTest, MatchesExpectedJson) {
     }
   }
   std::set<std::string> want_folders;
+  std::set<std::string> want_all;
   for (const auto& [path, msgs] : expected["folders"].Obj()) {
     want_folders.insert(path);
-  }
-  if (!expected["directory"].Arr().empty()) {
-    want_folders.insert("Directory");
+    for (std::size_t slash = 0; (slash = path.find('/', slash)) != std::string::npos; ++slash) {
+      want_all.insert(path.substr(0, slash));
+    }
+    want_all.insert(path);
   }
   EXPECT_EQ(with_messages, want_folders);
+  std::set<std::string> all;
+  for (const auto& [path, id] : folders) {
+    all.insert(path);
+  }
+  EXPECT_EQ(all, want_all);
 
   for (const auto& [path, msgs] : expected["folders"].Obj()) {
     SCOPED_TRACE(path);
@@ -510,16 +521,33 @@ TEST_P(IffFixtureTest, MatchesExpectedJson) {
       EXPECT_EQ(Sha256Hex(text), want["body_utf8_sha256"].Str());
 
       std::map<std::string, std::string> by_name;
+      std::map<std::string, Entity> part_of;
       for (const Entity& part : attachments) {
         std::string name = Param(Header(part, "Content-Disposition"), "filename");
         by_name[name] = DecodedBody(part);
-        if (AsciiLower(Header(part, "Content-Transfer-Encoding")) == "base64") {
-          EXPECT_EQ(AsciiLower(Header(part, "Content-Type")).rfind("text/", 0), std::string::npos)
-              << "attachments keep their bytes: " << name;
-        }
+        part_of[name] = part;
       }
       bool pab = want.Obj().count("synthetic") && want["synthetic"].Str() == "PAB";
-      EXPECT_EQ(by_name.size(), want["attachments"].Arr().size() + (pab ? 1 : 0));
+      EXPECT_EQ(by_name.size(), want["attachments"].Arr().size());
+      for (const auto& [name, part] : part_of) {
+        SCOPED_TRACE(name);
+        std::string type = Header(part, "Content-Type");
+        if (pab) {
+          // Generated UTF-8 text (§4.3).
+          EXPECT_EQ(type, "text/csv; charset=utf-8");
+          continue;
+        }
+        // §7.3: the type of the extension, base64, the stored bytes: text
+        // types too, without a charset (nothing is transcoded).
+        EXPECT_EQ(AsciiLower(Header(part, "Content-Transfer-Encoding")), "base64");
+        EXPECT_EQ(Param(type, "charset"), "");
+        std::string ext = AsciiLower(name.substr(name.rfind('.') + 1));
+        if (ext == "txt") {
+          EXPECT_EQ(type, "text/plain");
+        } else if (ext == "png") {
+          EXPECT_EQ(type, "image/png");
+        }
+      }
       for (const Json& a : want["attachments"].Arr()) {
         SCOPED_TRACE(a["name"].Str());
         ASSERT_TRUE(by_name.count(a["name"].Str()));
@@ -528,7 +556,7 @@ TEST_P(IffFixtureTest, MatchesExpectedJson) {
         EXPECT_EQ(Sha256Hex(data), a["sha256"].Str());
       }
       if (pab) {
-        // pab.csv holds the records; pab.vcf one vCard per record.
+        // pab.csv, the only attachment, holds the records.
         ASSERT_TRUE(by_name.count("pab.csv"));
         std::vector<std::vector<Field>> rows = CsvRows(by_name["pab.csv"]);
         const JsonArray& records = expected["pab"].Arr();
@@ -545,38 +573,46 @@ TEST_P(IffFixtureTest, MatchesExpectedJson) {
             EXPECT_EQ(values[k], want_values[k].Str());
           }
         }
-        ASSERT_TRUE(by_name.count("pab.vcf"));
-        const std::string& vcf = by_name["pab.vcf"];
-        std::size_t cards = 0;
-        for (std::size_t at = 0; (at = vcf.find("BEGIN:VCARD\r\n", at)) != std::string::npos;
-             ++at) {
-          ++cards;
-        }
-        EXPECT_EQ(cards, records.size());
-        EXPECT_NE(vcf.find("VERSION:4.0\r\n"), std::string::npos);
-        EXPECT_NE(vcf.find("KIND:group\r\n"), std::string::npos);
-        EXPECT_NE(vcf.find("EMAIL:patp@example.com\r\n"), std::string::npos);
-        EXPECT_NE(vcf.find("ORG:Litware\\, Inc.;\r\n"), std::string::npos);
-        EXPECT_EQ(std::count(vcf.begin(), vcf.end(), 'M') > 0, true);
-        EXPECT_NE(vcf.find("MEMBER:urn:uuid:"), std::string::npos);
       }
     }
   }
 
-  // DIRECTORY sections: one message whose directory.csv holds the objects.
+  // Side files: at the root for DIRECTORY data, in a mailbox folder for its
+  // PAB sections, nowhere else.
+  std::map<std::string, std::string> side;  // "folder/name" -> content
+  auto collect = [&](const std::string& path, const FolderId& id) {
+    for (const SideFile& f : backend->ListSideFiles(id)) {
+      EXPECT_EQ(f.mtime, 0);
+      side[path.empty() ? f.name : path + "/" + f.name] = ReadAll(*f.content);
+    }
+  };
+  collect("", backend->Root());
+  for (const auto& [path, id] : folders) {
+    collect(path, id);
+  }
+  std::set<std::string> want_side;
   const JsonArray& objects = expected["directory"].Arr();
   if (!objects.empty()) {
-    ASSERT_TRUE(folders.count("Directory"));
-    std::vector<MessageInfo> infos = backend->ListMessages(folders["Directory"]);
-    ASSERT_EQ(infos.size(), 1u);
-    Entity message = Split(ReadAll(*backend->Fetch(folders["Directory"], infos[0].key)));
-    EXPECT_EQ(Header(message, "Subject"), "Directory");
-    std::map<std::string, std::string> by_name;
-    for (const Entity& part : Children(message)) {
-      by_name[Param(Header(part, "Content-Disposition"), "filename")] = DecodedBody(part);
+    want_side.insert("Directory.csv");
+    want_side.insert("Directory.vcf");
+  }
+  const JsonArray& records = expected["pab"].Arr();
+  for (const auto& [path, msgs] : expected["folders"].Obj()) {
+    for (const Json& m : msgs.Arr()) {
+      if (m.Obj().count("synthetic") && m["synthetic"].Str() == "PAB") {
+        want_side.insert(path.substr(0, path.find('/')) + "/Personal Address Book.vcf");
+      }
     }
-    ASSERT_TRUE(by_name.count("directory.csv"));
-    std::vector<std::vector<Field>> rows = CsvRows(by_name["directory.csv"]);
+  }
+  std::set<std::string> got_side;
+  for (const auto& [name, content] : side) {
+    got_side.insert(name);
+  }
+  EXPECT_EQ(got_side, want_side);
+
+  if (!objects.empty()) {
+    // Directory.csv: the column line and one row per object, escapes undone.
+    std::vector<std::vector<Field>> rows = CsvRows(side["Directory.csv"]);
     ASSERT_EQ(rows.size(), objects.size() + 1);
     for (std::size_t r = 0; r < objects.size(); ++r) {
       for (const auto& [column, value] : objects[r].Obj()) {
@@ -588,11 +624,45 @@ TEST_P(IffFixtureTest, MatchesExpectedJson) {
         EXPECT_EQ(rows[r + 1][c].value, value.Str()) << column;
       }
     }
-    ASSERT_TRUE(by_name.count("directory.vcf"));
-    const std::string& vcf = by_name["directory.vcf"];
+    // Directory.vcf: one card per object.
+    const std::string& vcf = side["Directory.vcf"];
+    std::size_t cards = 0;
+    for (std::size_t at = 0; (at = vcf.find("BEGIN:VCARD\r\n", at)) != std::string::npos; ++at) {
+      ++cards;
+    }
+    EXPECT_EQ(cards, objects.size());
+    for (const Json& o : objects) {
+      EXPECT_NE(vcf.find("X-IFF-COMMON-NAME:" + o["Common-Name"].Str() + "\r\n"),
+                std::string::npos);
+    }
     EXPECT_NE(vcf.find("FN:Rossi\\, Gina\r\n"), std::string::npos);
     EXPECT_NE(vcf.find("EMAIL:gina@example.com\r\n"), std::string::npos);
     EXPECT_NE(vcf.find("ORG:;R\\\\D\r\n"), std::string::npos);
+  }
+  for (const std::string& name : want_side) {
+    if (name.find("/Personal Address Book.vcf") == std::string::npos) {
+      continue;
+    }
+    // One card per PAB record; the dl is a group whose members resolve.
+    const std::string& vcf = side[name];
+    std::size_t cards = 0;
+    std::size_t groups = 0;
+    for (std::size_t at = 0; (at = vcf.find("BEGIN:VCARD\r\n", at)) != std::string::npos; ++at) {
+      ++cards;
+    }
+    for (std::size_t at = 0; (at = vcf.find("KIND:group\r\n", at)) != std::string::npos; ++at) {
+      ++groups;
+    }
+    std::size_t dls = 0;
+    for (const Json& r : records) {
+      dls += r["Obj-class"].Str() == "dl" ? 1 : 0;
+    }
+    EXPECT_EQ(cards, records.size());
+    EXPECT_EQ(groups, dls);
+    EXPECT_NE(vcf.find("VERSION:4.0\r\n"), std::string::npos);
+    EXPECT_NE(vcf.find("EMAIL:patp@example.com\r\n"), std::string::npos);
+    EXPECT_NE(vcf.find("ORG:Litware\\, Inc.;\r\n"), std::string::npos);
+    EXPECT_NE(vcf.find("MEMBER:urn:uuid:"), std::string::npos);
   }
 }
 
