@@ -8,7 +8,8 @@
 Writes a packing list, several primary and secondary files into OUT_DIR and
 a manifest, OUT_DIR/../<basename of OUT_DIR>.manifest.json, that describes
 every message the extract holds as iff-format.md section 7 says a reader
-renders it.  The same arguments always give the same bytes.
+renders it, and the objects of its DIRECTORY section.  The same arguments
+always give the same bytes.
 
 Two modes:
   * --messages N (default 300): N rows plus one PAB message per PAB section;
@@ -228,6 +229,7 @@ class Generator:
         self.words = ASCII_WORDS + self._native_words()
         self.pool = self._text_pool()
         self.messages = []
+        self.directory = []  # DIRECTORY objects as {column: value}, escapes undone
         self.seen_paths = set()      # (mailbox key, lowercased path prefix)
         self.first_spelling = {}     # (mailbox key, lowercased prefix) -> name
 
@@ -625,10 +627,11 @@ class Generator:
         return first_line
 
     def write_directory(self, lines, boxes):
+        columns = ["Obj-class", "Mode", "Common-Name", "Display-Name", "Last Name",
+                   "First Name", "Secondary-Proxy-Addresses", "Home-Server", "Department"]
         lines.append(b"! directory objects written by gen_iff.py")
         lines.append(b"DIRECTORY")
-        lines.append(b"Obj-class,Mode,Common-Name,Display-Name,Last Name,"
-                     b"First Name,Secondary-Proxy-Addresses,Home-Server,Department")
+        lines.append(",".join(columns).encode("ascii"))
         for i, box in enumerate(boxes):
             if box["public"]:
                 continue
@@ -636,8 +639,15 @@ class Generator:
             lines.append(self.enc("mailbox,create,User%d,\"User %d, Test\",Test,"
                                   "User%d,MIGRATE:%s,~Server,%s"
                                   % (i, i, i, box["arg"], dept)))
+            self.directory.append(dict(zip(columns, [
+                "mailbox", "create", "User%d" % i, "User %d, Test" % i, "Test",
+                "User%d" % i, "MIGRATE:" + box["arg"], "~Server",
+                "R\\D" if i % 2 == 0 else "Line one\nLine two"])))
         lines.append(b"remote,create,Ext1,External One,One,External,"
                      b"MIGRATE:SMTP:ext1@partner.example,,")
+        self.directory.append(dict(zip(columns, [
+            "remote", "create", "Ext1", "External One", "One", "External",
+            "MIGRATE:SMTP:ext1@partner.example", "", ""])))
         lines.append(b"")
 
     def write_pab_section(self, lines, pname, box):
@@ -950,6 +960,9 @@ class Generator:
             "mailboxes": [b["dir"] for b in boxes],
             "folders": folders,
             "messages": self.messages,
+            # The DIRECTORY section's objects (iff-format.md 4.2): no folder
+            # or message; the reader shows them as Directory.csv/.vcf.
+            "directory": self.directory,
         }
         path = os.path.join(os.path.dirname(self.out), self.base + ".manifest.json")
         with open(path, "w", encoding="utf-8") as f:

@@ -13,8 +13,8 @@ it_init
 # ---------------------------------------------------------------------------
 # A judge of a mounted (or copied) tree against expected.json or a manifest.
 cat >"$IT_TMP/verify_tree.py" <<'PYEOF'
-import datetime, email, email.policy, email.utils, errno, hashlib, json, os
-import re, sys
+import csv, datetime, email, email.policy, email.utils, errno, hashlib, io, json
+import os, re, sys
 
 root, expected_path = sys.argv[1], sys.argv[2]
 data = json.load(open(expected_path, encoding="utf-8"))
@@ -77,30 +77,34 @@ else:
             messages.append(m)
     folders = set(data["folders"])
 
+# Side files the reader must show besides the messages: at the root the
+# DIRECTORY objects as Directory.csv and Directory.vcf, in each mailbox folder
+# with a PAB section its vCards as "Personal Address Book.vcf".
+directory = data.get("directory") or []
+side_expected = set()
+if directory:
+    side_expected |= {"Directory.csv", "Directory.vcf"}
+for m in messages:
+    if m.get("synthetic") == "PAB":
+        side_expected.add(m["folder"].split("/")[0] + "/Personal Address Book.vcf")
+
 # What the tree holds.
 found = {}
+side_found = set()
 for dirpath, dirnames, filenames in os.walk(root):
     rel = os.path.relpath(dirpath, root)
     emls = [f for f in filenames if f.endswith(".eml")]
     others = [f for f in filenames if not f.endswith(".eml")]
     for f in others:
-        problem("unexpected non-.eml file %s" % os.path.join(rel, f))
+        path = f if rel == "." else os.path.join(rel, f)
+        if path in side_expected:
+            side_found.add(path)
+        else:
+            problem("unexpected non-.eml file %s" % path)
     if emls:
         found[rel] = emls
-# The README documents two additions to iff-format.md: each DIRECTORY section
-# becomes a message "Directory" in a root folder "Directory" (directory.csv,
-# directory.vcf), and PAB messages carry pab.vcf after pab.csv.  They are
-# accepted, and reported, as long as they look like that.
-if "Directory" in found and not any(f == "Directory" or f.startswith("Directory/") for f in folders):
-    for fn in found.pop("Directory"):
-        p = os.path.join(root, "Directory", fn)
-        msg = email.message_from_bytes(open(p, "rb").read(), policy=email.policy.default)
-        names = [part.get_filename() for part in msg.iter_attachments()] if msg.is_multipart() else []
-        if str(msg.get("Subject")) != "Directory" or "directory.csv" not in names:
-            problem("Directory/%s: not a DIRECTORY message (subject %r, parts %r)" % (fn, msg.get("Subject"), names))
-        else:
-            print("note: DIRECTORY section shown as Directory/%s (README extension)" % fn)
-    folders = set(folders) | {"Directory"}
+for f in sorted(side_expected - side_found):
+    problem("missing side file %s" % f)
 dirs_expected = set()
 for f in folders:
     parts = f.split("/")
@@ -115,7 +119,7 @@ for d in sorted(all_dirs - dirs_expected):
     problem("unexpected folder %r" % d)
 for d in sorted(dirs_expected - all_dirs):
     problem("missing folder %r" % d)
-for d in sorted(set(found) - set(folders)):
+for d in sorted(set(found) - folders):
     problem("messages in a folder that should hold none: %r" % d)
 
 def hdecode(msg, name):
@@ -142,6 +146,7 @@ for m in messages:
     by_folder.setdefault(m["folder"], []).append(m)
 
 checked = 0
+pab_rows = {}  # mailbox folder -> PAB records read back from pab.csv
 for folder, exp_list in sorted(by_folder.items()):
     files = found.get(folder, [])
     if len(files) != len(exp_list):
@@ -253,11 +258,6 @@ for folder, exp_list in sorted(by_folder.items()):
         payload = body.get_payload(decode=True) or b""
         if hashlib.sha256(payload).hexdigest() != m["body_eml_sha256"]:
             problem("%s: body text differs (%d bytes: %r...)" % (where, len(payload), payload[:60]))
-        extra_ok = (m.get("synthetic") == "PAB" and len(parts) - 1 == len(atts) + 1
-                    and parts[-1].get_filename() == "pab.vcf")
-        if extra_ok:
-            print("note: %s has pab.vcf after pab.csv (README extension)" % where)
-            parts = parts[:-1]
         if len(parts) - 1 != len(atts):
             problem("%s: %d attachment parts, expected %d" % (where, len(parts) - 1, len(atts)))
         for part, att in zip(parts[1:], atts):
@@ -271,6 +271,89 @@ for folder, exp_list in sorted(by_folder.items()):
                 problem("%s: Macbinary attachment served as %s" % (where, part.get_content_type()))
             if att["kind"] == "PAB" and part.get_content_type() != "text/csv":
                 problem("%s: pab.csv served as %s" % (where, part.get_content_type()))
+            if att["kind"] != "PAB":
+                # iff-format.md 7.3: base64, the extension's type, no charset
+                # (the bytes are not transcoded).
+                if (part.get("Content-Transfer-Encoding") or "").strip().lower() != "base64":
+                    problem("%s: attachment %r is not base64" % (where, att["name"]))
+                if part.get_param("charset") is not None:
+                    problem("%s: attachment %r has a charset" % (where, att["name"]))
+                ext = att["name"].rsplit(".", 1)[-1].lower() if "." in att["name"] else ""
+                want_type = {"txt": "text/plain", "csv": "text/csv", "htm": "text/html",
+                             "html": "text/html", "pdf": "application/pdf",
+                             "png": "image/png", "eml": "application/octet-stream"}.get(ext)
+                if want_type and att.get("format") != "Macbinary" and att["kind"] != "Schedule" \
+                        and part.get_content_type() != want_type:
+                    problem("%s: attachment %r served as %s, expected %s"
+                            % (where, att["name"], part.get_content_type(), want_type))
+            elif m.get("synthetic") == "PAB":
+                # Keep the records for the mailbox's vCard file.
+                rows = list(csv.reader(io.StringIO(content.decode("utf-8"), newline="")))
+                pab_rows.setdefault(folder.split("/")[0], []).extend(
+                    dict(zip(rows[0], r)) for r in rows[1:])
+
+def vcards(text):
+    """The cards of a vCard file, each as a list of unfolded lines."""
+    if text and not text.endswith("\r\n"):
+        problem("vCard text does not end with CR LF")
+    unfolded = text.replace("\r\n ", "")
+    cards, card = [], None
+    for line in unfolded.split("\r\n")[:-1]:
+        if line == "BEGIN:VCARD":
+            card = [line]
+        elif card is None:
+            problem("vCard line outside a card: %r" % line)
+        else:
+            card.append(line)
+            if line == "END:VCARD":
+                cards.append(card)
+                card = None
+    if card is not None:
+        problem("unterminated vCard")
+    return cards
+
+def vescape(v):
+    return v.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;").replace("\r", "").replace("\n", "\\n")
+
+# The DIRECTORY side files: one CSV row per object (escapes undone), one card
+# per object.
+if "Directory.csv" in side_found:
+    raw = open(os.path.join(root, "Directory.csv"), "rb").read()
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8"), newline="")))
+    if not raw.endswith(b"\r\n"):
+        problem("Directory.csv does not end with CR LF")
+    if len(rows) != len(directory) + 1:
+        problem("Directory.csv: %d rows, expected %d objects and the column line" % (len(rows), len(directory)))
+    else:
+        for obj, row in zip(directory, rows[1:]):
+            got = dict(zip(rows[0], row))
+            for col, val in obj.items():
+                if got.get(col) != val:
+                    problem("Directory.csv: %s %r, expected %r" % (col, got.get(col), val))
+if "Directory.vcf" in side_found:
+    cards = vcards(open(os.path.join(root, "Directory.vcf"), "rb").read().decode("utf-8"))
+    if len(cards) != len(directory):
+        problem("Directory.vcf: %d cards, expected %d" % (len(cards), len(directory)))
+    for card, obj in zip(cards, directory):
+        if "VERSION:4.0" not in card:
+            problem("Directory.vcf: card without VERSION:4.0")
+        fn = obj.get("Display-Name") or obj.get("Common-Name", "")
+        if "FN:" + vescape(fn) not in card:
+            problem("Directory.vcf: no card FN for %r" % fn)
+# The PAB side files: one card per record, KIND:group for each dl.
+for f in sorted(side_found - {"Directory.csv", "Directory.vcf"}):
+    mailbox = f.split("/")[0]
+    recs = pab_rows.get(mailbox, [])
+    cards = vcards(open(os.path.join(root, f), "rb").read().decode("utf-8"))
+    if len(cards) != len(recs):
+        problem("%s: %d cards, expected %d PAB records" % (f, len(cards), len(recs)))
+    groups = sum(1 for c in cards if "KIND:group" in c)
+    dls = sum(1 for r in recs if r.get("Obj-class", "").lower() == "dl")
+    if groups != dls:
+        problem("%s: %d group cards, expected %d" % (f, groups, dls))
+    for card, rec in zip(cards, recs):
+        if "FN:" + vescape(rec.get("Display-Name", "")) not in card:
+            problem("%s: no card FN for %r" % (f, rec.get("Display-Name")))
 
 for p in problems[:200]:
     print("MISMATCH: " + p)
@@ -337,8 +420,7 @@ check_ro_mount() {
     python3 "$IT_TMP/verify_tree.py" "$mnt" "$expected"
   n_exp=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
 print(len(d["messages"]) if "messages" in d else sum(len(v) for v in d["folders"].values()))' "$expected")
-  # (a root folder Directory, see verify_tree.py, is not counted)
-  n_files=$(find "$mnt" -path "$mnt/Directory" -prune -o -type f -name '*.eml' -print | wc -l)
+  n_files=$(find "$mnt" -type f -name '*.eml' | wc -l)
   expect_eq "$label: find lists every message" "$n_files" "$n_exp"
   check "$label: find -type d works" find "$mnt" -type d
   check "$label: cat of every file" \
@@ -405,6 +487,46 @@ print(len(d["messages"]) if "messages" in d else sum(len(v) for v in d["folders"
   rm -rf "$copy" "$rs"
 }
 
+# check_fixture_c_side_files MNT: the exact layout of fixture (c), where the
+# DIRECTORY and PAB sections appear as side files, not as folders or messages.
+check_fixture_c_side_files() {
+  local mnt=$1 box="$1/SMTP:frank@example.com" want
+  expect_eq "c: root entries" "$(ls -A "$mnt" | LC_ALL=C sort | tr '\n' '|')" \
+    "Directory.csv|Directory.vcf|SMTP:frank@example.com|"
+  expect_eq "c: mailbox entries" "$(ls -A "$box" | LC_ALL=C sort | tr '\n' '|')" \
+    "Inbox|Personal Address Book.vcf|"
+  expect_eq "c: Inbox holds two messages and nothing else" \
+    "$(find "$box/Inbox" -mindepth 1 | wc -l) $(find "$box/Inbox" -name '*.eml' | wc -l)" "2 2"
+  expect_eq "c: side files have mtime 0" \
+    "$(stat -c %Y "$mnt/Directory.csv" "$mnt/Directory.vcf" "$box/Personal Address Book.vcf" | tr '\n' ' ')" \
+    "0 0 0 "
+  # Directory.csv: the column line and the 3 objects, escapes undone ("R\\D"
+  # in the extract is R\D), UTF-8, CR LF.
+  want="$IT_TMP/c-directory.csv"
+  printf '%s\r\n' \
+    'Obj-class,Mode,Common-Name,Display-Name,Last Name,First Name,Secondary-Proxy-Addresses,Home-Server,Department' \
+    'mailbox,create,FrankM,Frank Miller,Miller,Frank,MIGRATE:SMTP:frank@example.com,~Server,Sales' \
+    'mailbox,create,GinaR,"Rossi, Gina",Rossi,Gina,MIGRATE:SMTP:gina@example.com,~Server,"R\D"' \
+    'remote,create,HankX,Hank External,External,Hank,MIGRATE:SMTP:hank@partner.example,,' >"$want"
+  check "c: Directory.csv holds the 3 objects exactly" cmp "$want" "$mnt/Directory.csv"
+  # Directory.vcf: one card per object.
+  expect_eq "c: Directory.vcf has 3 cards" "$(grep -c '^BEGIN:VCARD'$'\r''$' "$mnt/Directory.vcf")" 3
+  check "c: Directory.vcf names Gina (vCard-escaped)" grep -qF 'FN:Rossi\, Gina' "$mnt/Directory.vcf"
+  check "c: Directory.vcf keeps R\D (vCard-escaped)" grep -qF 'ORG:;R\\D' "$mnt/Directory.vcf"
+  check "c: Directory.vcf has Hank's address" grep -qF 'EMAIL:hank@partner.example' "$mnt/Directory.vcf"
+  # Personal Address Book.vcf: 2 entry cards and 1 group whose 2 members resolve.
+  local vcf="$box/Personal Address Book.vcf"
+  expect_eq "c: PAB vCard counts (cards, individuals, groups, members)" \
+    "$(grep -c '^BEGIN:VCARD' "$vcf") $(grep -c '^KIND:individual' "$vcf") $(grep -c '^KIND:group' "$vcf") $(grep -c '^MEMBER:urn:uuid:' "$vcf")" \
+    "3 2 1 2"
+  check "c: PAB vCard for Pat" grep -qF 'EMAIL:patp@example.com' "$vcf"
+  check "c: PAB vCard keeps Dad's X.400 address" grep -qF 'X-IFF-ADDRESS:X400:/C=US/A= /P=NWTraders/G=Joe/S=Parkes' "$vcf"
+  check "c: PAB vCard group note" grep -qF 'NOTE:Personal Distribution List of my friends' "$vcf"
+  # The PAB message carries pab.csv only.
+  expect_eq "c: no pab.vcf and no vCard inside the messages" \
+    "$(cat "$box"/Inbox/*.eml | grep -c -e 'pab\.vcf' -e 'BEGIN:VCARD')" 0
+}
+
 # ---------------------------------------------------------------------------
 # 1. The sample extracts.
 if [ -d "$SHARED_DIR/fixtures/iff" ]; then
@@ -415,6 +537,9 @@ if [ -d "$SHARED_DIR/fixtures/iff" ]; then
     mnt="$IT_TMP/mnt-$name"
     if start_mount "$fx" "$mnt" "ro,cache_dir=$IT_TMP/cache-$name"; then
       check_ro_mount "$mnt" "$fx/expected.json" "$name"
+      if [ "$name" = c-directory-pab ]; then
+        check_fixture_c_side_files "$mnt"
+      fi
       stop_mount "$mnt"
       expect_eq "$name: daemon exit status after unmount" "$?" 0
     fi
