@@ -2,12 +2,14 @@
 """Writes small IFF extracts, one per failure mode of iff-format.md section 8,
 into OUTDIR/<case>/, and a manifest OUTDIR/cases.tsv with one line per case:
 
-    name  kind  code  file  line
+    name  kind  code  file  line  [side]
 
-kind is "structural" (the mount must fail naming code, file and line) or
+kind is "structural" (the mount must fail naming code, file and line),
 "message" (the mount works; exactly one message is unreadable, named by its
-primary file and first line; every other message reads fine). A case named
-"good" holds a valid extract for comparison.
+primary file and first line; every other message reads fine) or "side" (a
+DIRECTORY error: the mount works, no message is unreadable). side, when
+present, lists the side files (paths below the mount, separated by "|") whose
+reads must fail. A case named "good" holds a valid extract for comparison.
 
 Usage: make_broken_iff.py OUTDIR
 """
@@ -100,15 +102,18 @@ def cases():
     c = []
 
     def structural(name, code, file, line, files):
-        c.append((name, "structural", code, file, line, files))
+        c.append((name, "structural", code, file, line, files, ""))
 
-    def message(name, code, file, line, files):
-        c.append((name, "message", code, file, line, files))
+    def message(name, code, file, line, files, side=""):
+        c.append((name, "message", code, file, line, files, side))
+
+    def side(name, code, file, line, files, paths):
+        c.append((name, "side", code, file, line, files, paths))
 
     good = good_files()
     good_pri = good["T.PRI"]
     good_sec = good["T.SEC"]
-    c.append(("good", "good", "-", "-", 0, good))
+    c.append(("good", "good", "-", "-", 0, good, ""))
 
     structural("codepage", "IFF_E_CODEPAGE", "T.PKL", 1,
                {"T.PKL": pkl([], "UNICODE"), "T.PRI": good_pri, "T.SEC": good_sec})
@@ -164,16 +169,20 @@ def cases():
             bad_body(lambda s: "#T.SEC(%d)" % s.raw("Body,999999,,TRUE,,,", "short")))
     message("chain", "IFF_E_CHAIN", "T.PRI", 4,
             bad_body(lambda s: "#T.SEC(%d)" % s.add("Body", "x", False)))
-    # PAB and DIRECTORY errors: the section's synthetic message (keyed by its
-    # section line, 1) is the unreadable one; the error names the bad row.
-    message("escape", "IFF_E_ESCAPE", "T.PRI", 4, with_section(
+    # DIRECTORY errors: no folder or message comes from the section; the root's
+    # Directory.csv and Directory.vcf are unreadable; the error names the row.
+    directory_files = "Directory.csv|Directory.vcf"
+    side("escape", "IFF_E_ESCAPE", "T.PRI", 4, with_section(
         "DIRECTORY" + CRLF + "Obj-class,Mode,Common-Name" + CRLF + "mailbox,create,ok" + CRLF +
-        "mailbox,create,a\\tb" + CRLF))
-    message("dir_mode", "IFF_E_DIR_MODE", "T.PRI", 3, with_section(
-        "DIRECTORY" + CRLF + "Obj-class,Mode,Common-Name" + CRLF + "mailbox,modify,x" + CRLF))
+        "mailbox,create,a\\tb" + CRLF), directory_files)
+    side("dir_mode", "IFF_E_DIR_MODE", "T.PRI", 3, with_section(
+        "DIRECTORY" + CRLF + "Obj-class,Mode,Common-Name" + CRLF + "mailbox,modify,x" + CRLF),
+        directory_files)
+    # A PAB error: the synthetic message (keyed by its section line, 1) and the
+    # mailbox's vCard file are unreadable.
     message("pab_class", "IFF_E_PAB_CLASS", "T.PRI", 3, with_section(
         "PAB,SMTP:owner@example.com" + CRLF + PAB_COLS + CRLF + "person,Bad,SMTP:b@example.com" +
-        CRLF + CRLF))
+        CRLF + CRLF), "SMTP:owner@example.com/Personal Address Book.vcf")
     return c
 
 
@@ -183,9 +192,10 @@ def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "cases.tsv"), "w") as manifest:
-        for name, kind, code, file, line, files in cases():
+        for name, kind, code, file, line, files, side in cases():
             write(os.path.join(out, name), files)
-            manifest.write("\t".join([name, kind, code, file, str(line)]) + "\n")
+            fields = [name, kind, code, file, str(line)] + ([side] if side else [])
+            manifest.write("\t".join(fields) + "\n")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,11 @@
 #  * message-confined: the mount works, the message is listed as
 #    "0000-00-00 000000 (unreadable) [...].eml", cat fails with
 #    "Input/output error", the daemon log names code, file and line, the
-#    other messages read fine; with -o strict the mount fails.
+#    other messages read fine; with -o strict the mount fails;
+#  * DIRECTORY errors ("side"): the same, except that no message is
+#    unreadable: the side files built from the section are.
+# Side files named by a case (Directory.csv, Personal Address Book.vcf) must
+# be listed and fail with "Input/output error" too.
 # Extracts come from tests/gen/make_broken_iff.py. Skips (exit 77) when FUSE
 # or the daemon is unavailable.
 set -u
@@ -122,7 +126,7 @@ expect_mount_failure() {
 }
 
 checked=0
-while IFS=$'\t' read -r case_name kind code file line; do
+while IFS=$'\t' read -r case_name kind code file line side; do
   extract="$work/cases/$case_name"
   log="$work/$case_name.log"
   checked=$((checked + 1))
@@ -130,16 +134,21 @@ while IFS=$'\t' read -r case_name kind code file line; do
     structural)
       expect_mount_failure "structural"
       ;;
-    good | message)
+    good | message | side)
       if ! start_daemon "$extract"; then
         fail "mount failed (status $daemon_status)"
         continue
       fi
       mapfile -t unreadable < <(find "$mnt" -type f -name '0000-00-00 000000 (unreadable) *.eml')
       mapfile -t readable < <(find "$mnt" -type f -name '*.eml' ! -name '0000-00-00 000000 (unreadable) *')
-      if [[ "$kind" == good ]]; then
-        [[ ${#unreadable[@]} -eq 0 ]] || fail "good extract lists unreadable messages"
-      else
+      if [[ "$kind" == good || "$kind" == side ]]; then
+        [[ ${#unreadable[@]} -eq 0 ]] || fail "$kind extract lists unreadable messages"
+      fi
+      if [[ "$kind" == side ]]; then
+        grep -qF "$code" "$log" || fail "daemon log does not name $code"
+        grep -qF "$(where_of "$file" "$line")" "$log" ||
+          fail "daemon log does not name '$(where_of "$file" "$line")'"
+      elif [[ "$kind" == message ]]; then
         if [[ ${#unreadable[@]} -ne 1 ]]; then
           fail "expected one unreadable message, found ${#unreadable[@]}"
         else
@@ -153,13 +162,25 @@ while IFS=$'\t' read -r case_name kind code file line; do
         grep -qF "$(where_of "$file" "$line")" "$log" ||
           fail "daemon log does not name '$(where_of "$file" "$line")'"
       fi
+      if [[ -n "${side:-}" ]]; then
+        IFS='|' read -r -a side_files <<<"$side"
+        for f in "${side_files[@]}"; do
+          if [[ ! -f "$mnt/$f" ]]; then
+            fail "side file $f is not listed"
+          elif err="$(cat "$mnt/$f" 2>&1 >/dev/null)"; then
+            fail "cat of the unreadable side file $f succeeded"
+          elif [[ "$err" != *"Input/output error"* ]]; then
+            fail "cat of $f failed without EIO: $err"
+          fi
+        done
+      fi
       [[ ${#readable[@]} -ge 1 ]] || fail "no readable message listed"
       for f in "${readable[@]}"; do
         out="$(cat "$f" 2>&1 | head -c 100000)" || fail "cat $f failed"
         [[ "$out" == *"MIME-Version: 1.0"* ]] || fail "$f does not look like a message"
       done
       stop_daemon
-      if [[ "$kind" == message ]]; then
+      if [[ "$kind" == message || "$kind" == side ]]; then
         log="$work/$case_name.strict.log"
         expect_mount_failure "strict" -o strict
       fi
