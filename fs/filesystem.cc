@@ -266,7 +266,10 @@ std::shared_ptr<Filesystem::MessageState> Filesystem::MakeMessageState(const Mes
   m->flags = info.flags;
   m->unreadable = info.unreadable;
   m->error = info.error;
-  if (m->unreadable) return m;
+  if (m->unreadable) {
+    m->size = std::max<std::uint64_t>(1, m->error.size());
+    return m;
+  }
   try {
     std::string headers = info.headers;
     if (options_.canonical_view) {
@@ -323,7 +326,12 @@ std::shared_ptr<Filesystem::MessageState> Filesystem::MakeMessageState(const Mes
     m->unreadable = true;
     m->error = e.what();
   }
-  if (m->unreadable) LOG(kWarning) << "unreadable message " << info.key.value << ": " << m->error;
+  if (m->unreadable) {
+    LOG(kWarning) << "unreadable message " << info.key.value << ": " << m->error;
+    // Not 0: the kernel answers reads of an empty file itself, and a read
+    // must reach us to fail with EIO (never a silently empty message).
+    m->size = std::max<std::uint64_t>(1, m->error.size());
+  }
   return m;
 }
 
@@ -772,6 +780,48 @@ std::size_t Filesystem::Read(std::uint64_t fh, std::uint64_t offset, char* buf, 
     LOG(kError) << "cannot read " << Redacted(path) << " (" << msg->key.value << "): " << e.what();
     throw;
   }
+}
+
+std::size_t Filesystem::ReadNode(Ino ino, std::uint64_t offset, char* buf, std::size_t size) {
+  constexpr std::size_t kRecent = 16;
+  BlobPtr blob;
+  {
+    std::lock_guard<std::mutex> lock(recent_mu_);
+    for (auto& [i, b] : recent_) {
+      if (i == ino) {
+        blob = b;
+        break;
+      }
+    }
+  }
+  if (!blob) {
+    std::shared_ptr<MessageState> msg;
+    FolderId folder;
+    std::string path;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      Node& node = Get(ino);
+      if (node.kind == Node::Kind::kFolder) throw Error(Errc::kIsDir, "is a folder");
+      if (node.kind != Node::Kind::kMessage) throw Error(Errc::kInvalid, "not a stored message");
+      msg = node.msg;
+      folder = Get(node.parent).folder;
+      path = PathOf(node);
+    }
+    try {
+      blob = FetchServed(folder, *msg);
+      if (blob->Size() != msg->size) {
+        throw Error(Errc::kCorrupt, "size changed from " + std::to_string(msg->size) + " to " +
+                                        std::to_string(blob->Size()) + " bytes");
+      }
+    } catch (const Error& e) {
+      LOG(kError) << "cannot read " << Redacted(path) << " (" << msg->key.value << "): " << e.what();
+      throw;
+    }
+    std::lock_guard<std::mutex> lock(recent_mu_);
+    recent_.insert(recent_.begin(), {ino, blob});
+    if (recent_.size() > kRecent) recent_.pop_back();
+  }
+  return blob->ReadAt(offset, buf, size);
 }
 
 std::size_t Filesystem::Write(std::uint64_t fh, std::uint64_t offset, const char* data, std::size_t size) {

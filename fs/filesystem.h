@@ -107,6 +107,10 @@ class Filesystem {
   // True for a committed message (immutable bytes: the kernel may cache them).
   bool IsCommittedMessage(Ino ino);
   std::size_t Read(std::uint64_t fh, std::uint64_t offset, char* buf, std::size_t size);
+  // Reads a committed message without a file handle: read-only mounts let the
+  // kernel open files by itself (no OPEN/FLUSH/RELEASE round trips). The last
+  // few fetched messages are kept so consecutive reads do not fetch again.
+  std::size_t ReadNode(Ino ino, std::uint64_t offset, char* buf, std::size_t size);
   std::size_t Write(std::uint64_t fh, std::uint64_t offset, const char* data, std::size_t size);
   // Commits the message if this handle wrote since the last commit (§6).
   void Flush(std::uint64_t fh);
@@ -179,6 +183,10 @@ class Filesystem {
   std::map<std::uint64_t, std::unique_ptr<Handle>> handles_;
   Ino next_ino_ = kRootIno;
   std::uint64_t next_fh_ = 1;
+
+  // ReadNode's recently fetched messages, newest first. Own leaf lock.
+  std::mutex recent_mu_;
+  std::vector<std::pair<Ino, BlobPtr>> recent_;
 };
 
 }  // namespace mailfs::fs

@@ -76,7 +76,11 @@ std::string ExtractBuilder::Decode(std::string_view bytes) const {
   if (mime::IsAscii(bytes)) {
     return std::string(bytes);
   }
-  return mime::CodePageToUtf8(extract_.codepage, bytes).value_or(mime::SanitizeUtf8(bytes));
+  // Not value_or(): its argument would be computed every time.
+  if (auto text = mime::CodePageToUtf8(extract_.codepage, bytes)) {
+    return std::move(*text);
+  }
+  return mime::SanitizeUtf8(bytes);
 }
 
 std::string ExtractBuilder::Report(const IffFailure& failure, std::uint64_t line) {

@@ -14,8 +14,8 @@
 // A file built from a section with a broken row is listed but unreadable:
 // its reads throw kCorrupt with the IFF_E_... text.
 //
-// Locking: after OpenIffExtract everything is immutable except the listing
-// and side-file caches. Lock order: IffBackend::cache_mu_ is the only lock
+// Locking: after OpenIffExtract everything is immutable except the
+// side-file cache. Lock order: IffBackend::cache_mu_ is the only lock
 // and a leaf; it is never held while rendering, building side files or
 // reading a file.
 #include "backends/iff/iff_backend.h"
@@ -123,22 +123,16 @@ class IffBackend final : public Backend {
     return out;
   }
 
+  // Not cached: fs/ lists a read-only folder once per mount, and a second
+  // copy of every header block would double the listing's memory.
   std::vector<MessageInfo> ListMessages(const FolderId& folder) override {
     std::size_t index = Index(folder);
-    {
-      std::lock_guard<std::mutex> lock(cache_mu_);
-      auto it = listings_.find(index);
-      if (it != listings_.end()) {
-        return *it->second;
-      }
-    }
-    auto listing = std::make_shared<std::vector<MessageInfo>>();
+    std::vector<MessageInfo> listing;
+    listing.reserve(extract_.folders[index].messages.size());
     for (std::size_t entry : extract_.folders[index].messages) {
-      listing->push_back(Info(extract_.entries[entry]));
+      listing.push_back(Info(extract_.entries[entry]));
     }
-    std::lock_guard<std::mutex> lock(cache_mu_);
-    auto [it, inserted] = listings_.emplace(index, std::move(listing));
-    return *it->second;
+    return listing;
   }
 
   std::vector<SideFile> ListSideFiles(const FolderId& folder) override {
@@ -277,8 +271,7 @@ class IffBackend final : public Backend {
   const Extract extract_;
   std::map<std::string, std::size_t> by_key_;
 
-  std::mutex cache_mu_;  // guards listings_ and side_files_
-  std::map<std::size_t, std::shared_ptr<const std::vector<MessageInfo>>> listings_;
+  std::mutex cache_mu_;  // guards side_files_
   std::map<std::size_t, std::shared_ptr<const std::vector<SideFile>>> side_files_;
 };
 

@@ -69,20 +69,23 @@ mime::Part Mixed(std::vector<mime::Part> parts) {
 
 // Line ends to CR LF (a bare CR or LF becomes CR LF).
 std::string ToCrlf(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() + in.size() / 32);
+  std::string out(in.size() * 2, '\0');
+  char* p = out.data();
   for (std::size_t i = 0; i < in.size(); ++i) {
     if (in[i] == '\r') {
-      out += "\r\n";
+      *p++ = '\r';
+      *p++ = '\n';
       if (i + 1 < in.size() && in[i + 1] == '\n') {
         ++i;
       }
     } else if (in[i] == '\n') {
-      out += "\r\n";
+      *p++ = '\r';
+      *p++ = '\n';
     } else {
-      out += in[i];
+      *p++ = in[i];
     }
   }
+  out.resize(static_cast<std::size_t>(p - out.data()));
   return out;
 }
 
@@ -293,8 +296,8 @@ mime::Message BuildMailMessage(const MailRecord& record, const MessageOrigin& or
   for (const DataRange& r : record.body) {
     raw += ReadRange(r);
   }
-  std::string text =
-      ToCrlf(mime::CodePageToUtf8(origin.codepage, raw).value_or(mime::SanitizeUtf8(raw)));
+  std::optional<std::string> decoded = mime::CodePageToUtf8(origin.codepage, raw);
+  std::string text = ToCrlf(decoded ? *decoded : mime::SanitizeUtf8(raw));
   mime::Part body = TextPart("plain", std::move(text), "");
   if (record.attachments.empty()) {
     m.body = std::move(body);

@@ -324,21 +324,21 @@ bool IsReservedHeader(std::string_view name) {
 
 // Line ends to CRLF: CRLF stays, a bare CR or LF becomes CRLF.
 std::string NormalizeLineEnds(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() + in.size() / 32);
+  std::string out(in.size() * 2, '\0');
+  char* p = out.data();
   for (std::size_t i = 0; i < in.size(); ++i) {
     char c = in[i];
-    if (c == '\r') {
-      out += "\r\n";
-      if (i + 1 < in.size() && in[i + 1] == '\n') {
+    if (c == '\r' || c == '\n') {
+      *p++ = '\r';
+      *p++ = '\n';
+      if (c == '\r' && i + 1 < in.size() && in[i + 1] == '\n') {
         ++i;
       }
-    } else if (c == '\n') {
-      out += "\r\n";
     } else {
-      out += c;
+      *p++ = c;
     }
   }
+  out.resize(static_cast<std::size_t>(p - out.data()));
   return out;
 }
 
@@ -367,43 +367,45 @@ bool Is7bit(std::string_view text) {
 // line end (or the end of the text) encoded.
 std::string EncodeQuotedPrintable(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size() + text.size() / 8);
+  // Worst case: every byte as "=XX", plus a soft break per 25 of them.
+  std::string out(text.size() * 3 + (text.size() / 24 + 2) * 3, '\0');
+  char* p = out.data();
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t eol = text.find("\r\n", start);
     bool has_eol = eol != std::string_view::npos;
-    std::string_view line = text.substr(start, has_eol ? eol - start : std::string_view::npos);
+    std::size_t end = has_eol ? eol : text.size();
     std::size_t column = 0;
-    for (std::size_t i = 0; i < line.size(); ++i) {
-      auto c = static_cast<unsigned char>(line[i]);
-      bool last = i + 1 == line.size();
-      char token[3];
-      std::size_t len = 1;
+    for (std::size_t i = start; i < end; ++i) {
+      auto c = static_cast<unsigned char>(text[i]);
+      bool last = i + 1 == end;
       bool literal = (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !last);
-      if (literal) {
-        token[0] = static_cast<char>(c);
-      } else {
-        token[0] = '=';
-        token[1] = kHex[c >> 4];
-        token[2] = kHex[c & 15];
-        len = 3;
-      }
+      std::size_t len = literal ? 1 : 3;
       // A soft break "=" needs one column, except after the line's last token.
       std::size_t limit = last ? kQpLine : kQpLine - 1;
       if (column + len > limit) {
-        out += "=\r\n";
+        *p++ = '=';
+        *p++ = '\r';
+        *p++ = '\n';
         column = 0;
       }
-      out.append(token, len);
+      if (literal) {
+        *p++ = static_cast<char>(c);
+      } else {
+        *p++ = '=';
+        *p++ = kHex[c >> 4];
+        *p++ = kHex[c & 15];
+      }
       column += len;
     }
     if (!has_eol) {
       break;
     }
-    out += "\r\n";
+    *p++ = '\r';
+    *p++ = '\n';
     start = eol + 2;
   }
+  out.resize(static_cast<std::size_t>(p - out.data()));
   return out;
 }
 

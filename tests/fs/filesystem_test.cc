@@ -365,6 +365,79 @@ TEST(FilesystemReadOnlyTest, WritesAreRefused) {
   EXPECT_THROW(fs.Mkdir(kRootIno, "x"), Error);
 }
 
+// A read-only store with one folder holding a readable message, an
+// unreadable one and a side file.
+class FixedBackend final : public Backend {
+ public:
+  std::string Describe() const override { return "fixed:"; }
+  Capabilities GetCapabilities() const override { return Capabilities{}; }
+  FolderId Root() const override { return FolderId{"root"}; }
+  std::vector<FolderInfo> ListFolders(const FolderId& f) override {
+    if (f.value != "root") return {};
+    return {FolderInfo{FolderId{"box"}, "Box/1", "\\Sent", true}};
+  }
+  std::vector<MessageInfo> ListMessages(const FolderId& f) override {
+    if (f.value != "box") return {};
+    MessageInfo good;
+    good.key = MessageKey{"k1"};
+    good.internal_date = 86400;
+    good.flags = {"\\Seen"};
+    MessageInfo bad;
+    bad.key = MessageKey{"k2"};
+    bad.unreadable = true;
+    bad.error = "E_TEST: file X line 9: broken";
+    return {good, bad};
+  }
+  std::vector<SideFile> ListSideFiles(const FolderId& f) override {
+    if (f.value != "box") return {};
+    return {SideFile{"Book.vcf", MakeStringBlob("BEGIN:VCARD\r\nEND:VCARD\r\n"), 0}};
+  }
+  BlobPtr Fetch(const FolderId&, const MessageKey& key) override {
+    if (key.value == "k1") return MakeStringBlob(kMsg);
+    throw Error(Errc::kCorrupt, "E_TEST: file X line 9: broken");
+  }
+};
+
+TEST(FilesystemFixedTest, UnreadableMessagesSideFilesAndHandlelessReads) {
+  Options o;
+  Filesystem fs(std::make_unique<FixedBackend>(), o);
+  Attr box = fs.Lookup(kRootIno, "Box%2F1");
+  EXPECT_EQ(fs.GetXattr(box.ino, "user.mail.special-use"), "\\Sent");
+  std::set<std::string> names;
+  for (const auto& e : fs.ReadDir(box.ino)) names.insert(e.name);
+  std::string good = UniqueName(MessageBaseName(kMsg, 86400));
+  std::string bad = UnreadableName("k2");
+  EXPECT_EQ(names, (std::set<std::string>{good, bad, "Book.vcf"}));
+  // Unreadable: listed, never empty (reads must reach the core), EIO.
+  Attr b = fs.Lookup(box.ino, bad);
+  EXPECT_GT(b.size, 0u);
+  char buf[64];
+  try {
+    fs.ReadNode(b.ino, 0, buf, sizeof buf);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kCorrupt);
+  }
+  try {
+    fs.Open(b.ino, O_RDONLY);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kCorrupt);
+  }
+  // Readable without a handle, exact size.
+  Attr g = fs.Lookup(box.ino, good);
+  std::string got(g.size, '\0');
+  EXPECT_EQ(fs.ReadNode(g.ino, 0, got.data(), got.size()), kMsg.size());
+  EXPECT_EQ(got, kMsg);
+  EXPECT_EQ(fs.GetXattr(g.ino, "user.mail.id"), "k1");
+  // The side file: plain bytes, no mail attributes.
+  Attr v = fs.Lookup(box.ino, "Book.vcf");
+  EXPECT_EQ(v.size, 24u);
+  EXPECT_TRUE(fs.ListXattr(v.ino).empty());
+  EXPECT_THROW(fs.GetXattr(v.ino, "user.mail.id"), Error);
+  EXPECT_EQ(v.mode & 0777, 0400u);
+}
+
 TEST(FlagsTest, FormatAndParse) {
   EXPECT_EQ(Filesystem::FormatFlags({"\\Seen", "b", "\\Answered", "a", "\\Recent"}), "\\Answered \\Seen a b");
   EXPECT_EQ(Filesystem::FormatFlags({}), "");
