@@ -1,6 +1,7 @@
 #include "fs/filesystem.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <linux/fs.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <set>
+#include <unordered_map>
 
 #include "backends/log.h"
 #include "backends/mime/header_decode.h"
@@ -33,14 +35,13 @@ struct Filesystem::MessageState {
   std::uint64_t size = 0;
   std::int64_t mtime = 0;
   Flags flags;
-  std::string base;        // "<date> <subject> [<key>]"
+  std::string base;        // "<date> <subject> [<key>]"; a side file's name
   std::string sha256_hex;  // of the served bytes; "" until needed
-  std::string message_id;
+  std::string error;       // why it is unreadable
+  // view=canonical: the rendering (file-backed); a side file: its bytes.
+  BlobPtr content;
   bool unreadable = false;
-  std::string error;
-  BlobPtr canonical;       // view=canonical: the rendering (file-backed)
-  BlobPtr side;            // a side file (not a message): its content
-  std::string side_name;   // its name
+  bool side = false;       // a side file (not a message)
 };
 
 // A file being written (design.md §6). Belongs to the node, not the handle.
@@ -55,16 +56,8 @@ struct Filesystem::Staging {
   std::shared_ptr<MessageState> replaces;  // overwrite of this committed message
 };
 
-struct Filesystem::Node {
-  enum class Kind { kFolder, kMessage, kStaged };
-  Kind kind = Kind::kFolder;
-  Ino ino = 0;
-  Ino parent = 0;
-  std::string name;  // current name in parent
-  std::uint64_t nlookup = 0;
-  std::uint64_t open_handles = 0;
-
-  // Folders.
+// What only folders have (kept apart: most nodes are messages).
+struct FolderState {
   FolderId folder;
   bool virtual_dot = false;  // a dot-folder: exists only in the mount (§6)
   bool selectable = true;
@@ -74,6 +67,21 @@ struct Filesystem::Node {
   std::map<std::string, Ino> entries;   // visible names
   std::map<std::string, Ino> aliases;   // written names that still resolve
   std::vector<Ino> messages;            // committed message nodes
+};
+
+struct Filesystem::Node {
+  enum class Kind { kFolder, kMessage, kStaged };
+  Kind kind = Kind::kFolder;
+  Ino ino = 0;
+  Ino parent = 0;
+  std::string name;  // current name in parent
+  std::uint64_t nlookup = 0;
+  std::uint64_t open_handles = 0;
+
+  // Folders only (set for every kFolder node).
+  std::unique_ptr<FolderState> dir;
+  FolderState& F() { return *dir; }
+  const FolderState& F() const { return *dir; }
 
   // Messages and staged files.
   std::shared_ptr<MessageState> msg;
@@ -177,8 +185,9 @@ Filesystem::Filesystem(std::unique_ptr<Backend> backend, Options options)
   }
   auto root = std::make_unique<Node>();
   root->kind = Node::Kind::kFolder;
-  root->folder = backend_->Root();
-  root->selectable = caps_.folders_hold_messages_at_root;
+  root->dir = std::make_unique<FolderState>();
+  root->F().folder = backend_->Root();
+  root->F().selectable = caps_.folders_hold_messages_at_root;
   root->nlookup = 1;
   std::lock_guard<std::mutex> lock(mu_);
   Ino ino = NewNode(std::move(root));
@@ -201,10 +210,10 @@ Filesystem::Node& Filesystem::Get(Ino ino) {
 }
 
 Filesystem::Node* Filesystem::FindChild(Node& dir, const std::string& name) {
-  auto it = dir.entries.find(name);
-  if (it == dir.entries.end()) {
-    it = dir.aliases.find(name);
-    if (it == dir.aliases.end()) return nullptr;
+  auto it = dir.F().entries.find(name);
+  if (it == dir.F().entries.end()) {
+    it = dir.F().aliases.find(name);
+    if (it == dir.F().aliases.end()) return nullptr;
   }
   auto n = nodes_.find(it->second);
   return n == nodes_.end() ? nullptr : n->second.get();
@@ -227,7 +236,7 @@ std::string Filesystem::PathOf(const Node& node) const {
 }
 
 bool Filesystem::IsDotContext(const Node& dir, const std::string& name) const {
-  return IsDotName(name) || dir.virtual_dot;
+  return IsDotName(name) || dir.F().virtual_dot;
 }
 
 Attr Filesystem::MakeAttr(const Node& node) const {
@@ -306,9 +315,9 @@ std::shared_ptr<Filesystem::MessageState> Filesystem::MakeMessageState(const Mes
         ::close(*p);
         delete p;
       });
-      m->canonical = std::make_shared<FileRangeBlob>(owner, fd, 0, static_cast<std::uint64_t>(st.st_size), path);
+      m->content = std::make_shared<FileRangeBlob>(owner, fd, 0, static_cast<std::uint64_t>(st.st_size), path);
       std::string head(std::min<std::uint64_t>(static_cast<std::uint64_t>(st.st_size), 65536), '\0');
-      head.resize(m->canonical->ReadAt(0, head.data(), head.size()));
+      head.resize(m->content->ReadAt(0, head.data(), head.size()));
       headers = std::string(mime::HeaderBlock(head));
       m->size = static_cast<std::uint64_t>(st.st_size);
     } else if (headers.empty() || !info.size) {
@@ -321,7 +330,6 @@ std::shared_ptr<Filesystem::MessageState> Filesystem::MakeMessageState(const Mes
       m->size = *info.size;
     }
     m->base = MessageBaseName(headers, m->mtime);
-    if (auto mid = mime::FirstHeader(headers, "Message-ID")) m->message_id = mime::MessageIdToken(*mid);
   } catch (const Error& e) {
     m->unreadable = true;
     m->error = e.what();
@@ -337,8 +345,7 @@ std::shared_ptr<Filesystem::MessageState> Filesystem::MakeMessageState(const Mes
 
 BlobPtr Filesystem::FetchServed(const FolderId& folder, const MessageState& msg) {
   if (msg.unreadable) throw Error(Errc::kCorrupt, msg.error);
-  if (msg.side) return msg.side;
-  if (msg.canonical) return msg.canonical;
+  if (msg.content) return msg.content;
   return backend_->Fetch(folder, msg.key);
 }
 
@@ -349,9 +356,9 @@ void Filesystem::LoadFolder(Ino ino) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     Node& dir = Get(ino);
-    folder = dir.folder;
-    selectable = dir.selectable;
-    virtual_dot = dir.virtual_dot;
+    folder = dir.F().folder;
+    selectable = dir.F().selectable;
+    virtual_dot = dir.F().virtual_dot;
   }
   std::vector<FolderInfo> subfolders;
   std::vector<std::shared_ptr<MessageState>> messages;
@@ -362,8 +369,9 @@ void Filesystem::LoadFolder(Ino ino) {
       m->key = MessageKey{"side:" + sf.name};
       m->size = sf.content->Size();
       m->mtime = sf.mtime;
-      m->side = std::move(sf.content);
-      m->side_name = EscapeFolderName(sf.name);
+      m->content = std::move(sf.content);
+      m->side = true;
+      m->base = EscapeFolderName(sf.name);
       messages.push_back(std::move(m));
     }
     if (selectable) {
@@ -390,7 +398,7 @@ void Filesystem::LoadFolder(Ino ino) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     Node& dir = Get(ino);
-    if (dir.listed) return;
+    if (dir.F().listed) return;
     for (const FolderInfo& fi : subfolders) {
       std::string name = EscapeFolderName(fi.name);
       Ino child;
@@ -400,45 +408,56 @@ void Filesystem::LoadFolder(Ino ino) {
       } else {
         auto node = std::make_unique<Node>();
         node->kind = Node::Kind::kFolder;
-        node->folder = fi.id;
+        node->dir = std::make_unique<FolderState>();
+        node->F().folder = fi.id;
         child = NewNode(std::move(node));
         folder_inos_[fi.id.value] = child;
       }
       Node& c = Get(child);
       c.parent = ino;
       c.name = name;
-      c.selectable = fi.selectable;
-      c.special_use = fi.special_use;
-      dir.entries[name] = child;
+      c.F().selectable = fi.selectable;
+      c.F().special_use = fi.special_use;
+      dir.F().entries[name] = child;
     }
+    // The same message keeps its inode across listings (design.md §5).
+    std::unordered_map<std::string, Ino> previous;
+    for (Ino m : dir.F().messages) {
+      auto n = nodes_.find(m);
+      if (n != nodes_.end() && n->second->kind == Node::Kind::kMessage && !n->second->msg->key.value.empty()) {
+        previous.emplace(n->second->msg->key.value, m);
+      }
+    }
+    dir.F().messages.clear();
     for (auto& m : messages) {
-      auto key = std::make_pair(folder.value, m->key.value);
       Ino child;
-      auto it = msg_inos_.find(key);
-      if (it != msg_inos_.end() && nodes_.count(it->second) != 0) {
+      auto it = previous.find(m->key.value);
+      if (it != previous.end()) {
         child = it->second;
       } else {
         auto node = std::make_unique<Node>();
         node->kind = Node::Kind::kMessage;
         child = NewNode(std::move(node));
-        msg_inos_[key] = child;
       }
       Node& c = Get(child);
       c.parent = ino;
       c.msg = m;
-      dir.messages.push_back(child);
+      dir.F().messages.push_back(child);
     }
     RecomputeNames(dir, &gone);
-    dir.listed = true;
+    dir.F().listed = true;
   }
   FlushInvalidations(gone);
+  // Listing a big folder leaves its renderings' buffers free but mapped:
+  // give them back so the daemon's footprint stays what it keeps.
+  ::malloc_trim(0);
 }
 
 Filesystem::Node& Filesystem::EnsureListed(Ino ino, Lock& lock) {
   Node* dir = &Get(ino);
   if (dir->kind != Node::Kind::kFolder) throw Error(Errc::kNotDir, "not a folder");
-  if (dir->listed) return *dir;
-  auto load_mu = dir->load_mu;
+  if (dir->F().listed) return *dir;
+  auto load_mu = dir->F().load_mu;
   lock.unlock();
   {
     std::lock_guard<std::mutex> load_lock(*load_mu);
@@ -451,24 +470,25 @@ Filesystem::Node& Filesystem::EnsureListed(Ino ino, Lock& lock) {
 void Filesystem::RecomputeNames(Node& dir, std::vector<std::pair<Ino, std::string>>* gone) {
   // Remove old message names, keep folders and staged entries.
   std::map<std::string, Ino> old_names;
-  for (auto it = dir.entries.begin(); it != dir.entries.end();) {
+  for (auto it = dir.F().entries.begin(); it != dir.F().entries.end();) {
     auto n = nodes_.find(it->second);
     if (n != nodes_.end() && n->second->kind == Node::Kind::kMessage) {
       old_names[it->first] = it->second;
-      it = dir.entries.erase(it);
+      it = dir.F().entries.erase(it);
     } else {
       ++it;
     }
   }
   std::map<std::string, std::vector<Node*>> by_base;
-  for (Ino m : dir.messages) {
+  std::erase_if(dir.F().messages, [&](Ino m) { return nodes_.count(m) == 0; });
+  for (Ino m : dir.F().messages) {
     Node& n = Get(m);
     if (n.msg->side) {
-      n.name = n.msg->side_name;
-      dir.entries[n.name] = m;
+      n.name = n.msg->base;
+      dir.F().entries[n.name] = m;
     } else if (n.msg->unreadable) {
       n.name = UnreadableName(n.msg->key.value);
-      dir.entries[n.name] = m;
+      dir.F().entries[n.name] = m;
     } else {
       by_base[n.msg->base].push_back(&n);
     }
@@ -476,7 +496,7 @@ void Filesystem::RecomputeNames(Node& dir, std::vector<std::pair<Ino, std::strin
   for (auto& [base, group] : by_base) {
     if (group.size() == 1) {
       group[0]->name = UniqueName(base);
-      dir.entries[group[0]->name] = group[0]->ino;
+      dir.F().entries[group[0]->name] = group[0]->ino;
       continue;
     }
     std::sort(group.begin(), group.end(), [](const Node* a, const Node* b) {
@@ -487,15 +507,65 @@ void Filesystem::RecomputeNames(Node& dir, std::vector<std::pair<Ino, std::strin
     for (Node* n : group) {
       int index = ++dup[n->msg->sha256_hex];
       n->name = CollisionName(base, n->msg->sha256_hex, index);
-      dir.entries[n->name] = n->ino;
+      dir.F().entries[n->name] = n->ino;
     }
   }
   if (gone != nullptr) {
     for (const auto& [name, ino] : old_names) {
-      auto it = dir.entries.find(name);
-      if (it == dir.entries.end() || it->second != ino) gone->emplace_back(dir.ino, name);
+      auto it = dir.F().entries.find(name);
+      if (it == dir.F().entries.end() || it->second != ino) gone->emplace_back(dir.ino, name);
     }
   }
+}
+
+void Filesystem::RenameGroup(Node& dir, const std::string& base,
+                             std::vector<std::pair<Ino, std::string>>* gone) {
+  std::vector<Node*> group;
+  for (Ino m : dir.F().messages) {
+    auto it = nodes_.find(m);
+    if (it == nodes_.end()) continue;
+    Node& n = *it->second;
+    if (n.kind == Node::Kind::kMessage && !n.msg->side && !n.msg->unreadable && n.msg->base == base) {
+      group.push_back(&n);
+    }
+  }
+  std::vector<std::pair<Ino, std::string>> old;
+  for (Node* n : group) {
+    auto e = dir.F().entries.find(n->name);
+    if (e != dir.F().entries.end() && e->second == n->ino) {
+      old.emplace_back(n->ino, n->name);
+      dir.F().entries.erase(e);
+    }
+  }
+  if (group.size() == 1) {
+    group[0]->name = UniqueName(base);
+    dir.F().entries[group[0]->name] = group[0]->ino;
+  } else if (group.size() > 1) {
+    std::sort(group.begin(), group.end(), [](const Node* a, const Node* b) {
+      if (a->msg->sha256_hex != b->msg->sha256_hex) return a->msg->sha256_hex < b->msg->sha256_hex;
+      return a->msg->key.value < b->msg->key.value;
+    });
+    std::map<std::string, int> dup;
+    for (Node* n : group) {
+      n->name = CollisionName(base, n->msg->sha256_hex, ++dup[n->msg->sha256_hex]);
+      dir.F().entries[n->name] = n->ino;
+    }
+  }
+  if (gone != nullptr) {
+    for (const auto& [ino, name] : old) {
+      auto it = dir.F().entries.find(name);
+      if (it == dir.F().entries.end() || it->second != ino) gone->emplace_back(dir.ino, name);
+    }
+  }
+}
+
+void Filesystem::EraseNames(Node& dir, Ino ino) {
+  auto it = nodes_.find(ino);
+  if (it != nodes_.end()) {
+    auto e = dir.F().entries.find(it->second->name);
+    if (e != dir.F().entries.end() && e->second == ino) dir.F().entries.erase(e);
+  }
+  std::erase_if(dir.F().aliases, [&](const auto& a) { return a.second == ino; });
 }
 
 void Filesystem::EnsureHashes(Ino dir_ino, const std::string& base) {
@@ -503,10 +573,12 @@ void Filesystem::EnsureHashes(Ino dir_ino, const std::string& base) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     Node& dir = Get(dir_ino);
-    for (Ino m : dir.messages) {
-      Node& n = Get(m);
-      if (!n.msg->unreadable && n.msg->base == base && n.msg->sha256_hex.empty()) {
-        todo.emplace_back(dir.folder, n.msg);
+    for (Ino m : dir.F().messages) {
+      auto it = nodes_.find(m);
+      if (it == nodes_.end() || it->second->kind != Node::Kind::kMessage) continue;
+      Node& n = *it->second;
+      if (!n.msg->unreadable && !n.msg->side && n.msg->base == base && n.msg->sha256_hex.empty()) {
+        todo.emplace_back(dir.F().folder, n.msg);
       }
     }
   }
@@ -531,18 +603,17 @@ void Filesystem::DropNodeIfUnused(Ino ino) {
   // Still reachable from its parent's listing?
   auto p = nodes_.find(n.parent);
   if (p != nodes_.end()) {
-    for (const auto& [name, child] : p->second->entries) {
-      if (child == ino) return;
-    }
-    for (const auto& [name, child] : p->second->aliases) {
+    const FolderState& dir = p->second->F();
+    auto e = dir.entries.find(n.name);
+    if (e != dir.entries.end() && e->second == ino) return;
+    for (const auto& [name, child] : dir.aliases) {
       if (child == ino) return;
     }
   }
   if (n.kind == Node::Kind::kFolder) {
-    if (!n.entries.empty()) return;
-    folder_inos_.erase(n.folder.value);
+    if (!n.F().entries.empty()) return;
+    folder_inos_.erase(n.F().folder.value);
   } else if (n.kind == Node::Kind::kMessage && p != nodes_.end()) {
-    msg_inos_.erase({p->second->folder.value, n.msg->key.value});
   }
   nodes_.erase(it);
 }
@@ -597,7 +668,7 @@ Attr Filesystem::SetAttr(Ino ino, const SetAttrRequest& request) {
         staging->file = std::make_shared<StagingFile>(staging_dir_);
         staging->replaces = node->msg;
         Node& dir = Get(node->parent);
-        FolderId folder = dir.folder;
+        FolderId folder = dir.F().folder;
         auto msg = node->msg;
         lock.unlock();
         if (*request.size > 0) {
@@ -629,15 +700,13 @@ Attr Filesystem::SetAttr(Ino ino, const SetAttrRequest& request) {
     } else if (node->msg->mtime != *request.mtime) {
       if (!caps_.can_set_internal_date) throw Error(Errc::kReadOnly, "the store cannot change internal dates");
       Node& dir = Get(node->parent);
-      FolderId folder = dir.folder;
+      FolderId folder = dir.F().folder;
       auto msg = node->msg;
       lock.unlock();
       MessageKey key = backend_->SetInternalDate(folder, msg->key, *request.mtime);
       lock.lock();
       node = &Get(ino);
       if (key.value != msg->key.value) {
-        msg_inos_.erase({folder.value, msg->key.value});
-        msg_inos_[{folder.value, key.value}] = ino;
       }
       msg->key = key;
       msg->mtime = *request.mtime;
@@ -658,8 +727,9 @@ Attr Filesystem::SetAttr(Ino ino, const SetAttrRequest& request) {
       if (msg->base != before) {
         Node& d = Get(node->parent);
         // The written name keeps resolving (§6).
-        d.aliases[node->name] = ino;
-        RecomputeNames(d, &gone);
+        d.F().aliases[node->name] = ino;
+        RenameGroup(d, before, &gone);
+        RenameGroup(d, msg->base, &gone);
       }
       lock.unlock();
       FlushInvalidations(gone);
@@ -674,8 +744,8 @@ std::vector<DirEntry> Filesystem::ReadDir(Ino ino) {
   Lock lock(mu_);
   Node& dir = EnsureListed(ino, lock);
   std::vector<DirEntry> out;
-  out.reserve(dir.entries.size());
-  for (const auto& [name, child] : dir.entries) {
+  out.reserve(dir.F().entries.size());
+  for (const auto& [name, child] : dir.F().entries) {
     auto it = nodes_.find(child);
     if (it == nodes_.end()) continue;
     out.push_back(DirEntry{name, MakeAttr(*it->second)});
@@ -698,7 +768,7 @@ std::uint64_t Filesystem::Open(Ino ino, int flags) {
     auto staging = std::make_shared<Staging>();
     staging->replaces = node->msg;
     Node& dir = Get(node->parent);
-    FolderId folder = dir.folder;
+    FolderId folder = dir.F().folder;
     auto msg = node->msg;
     lock.unlock();
     staging->file = std::make_shared<StagingFile>(staging_dir_);
@@ -751,7 +821,7 @@ std::size_t Filesystem::Read(std::uint64_t fh, std::uint64_t offset, char* buf, 
     return file->ReadAt(offset, buf, size);
   }
   auto msg = node.msg;
-  FolderId folder = Get(node.parent).folder;
+  FolderId folder = Get(node.parent).F().folder;
   std::string path = PathOf(node);
   lock.unlock();
   BlobPtr blob;
@@ -804,7 +874,7 @@ std::size_t Filesystem::ReadNode(Ino ino, std::uint64_t offset, char* buf, std::
       if (node.kind == Node::Kind::kFolder) throw Error(Errc::kIsDir, "is a folder");
       if (node.kind != Node::Kind::kMessage) throw Error(Errc::kInvalid, "not a stored message");
       msg = node.msg;
-      folder = Get(node.parent).folder;
+      folder = Get(node.parent).F().folder;
       path = PathOf(node);
     }
     try {
@@ -900,7 +970,7 @@ Filesystem::Created Filesystem::Create(Ino parent, const std::string& name, int 
   staging->file = std::make_shared<StagingFile>(staging_dir_);
   Lock lock(mu_);
   Node& dir = EnsureListed(parent, lock);
-  if (!dir.selectable && !dir.virtual_dot) throw Error(Errc::kPermission, "this folder cannot hold messages");
+  if (!dir.F().selectable && !dir.F().virtual_dot) throw Error(Errc::kPermission, "this folder cannot hold messages");
   if (Node* existing = FindChild(dir, name)) {
     if ((flags & O_EXCL) != 0) throw Error(Errc::kExists, "exists");
     Ino ino = existing->ino;
@@ -919,7 +989,7 @@ Filesystem::Created Filesystem::Create(Ino parent, const std::string& name, int 
   node->nlookup = 1;
   node->open_handles = 1;
   Ino ino = NewNode(std::move(node));
-  Get(parent).entries[name] = ino;
+  Get(parent).F().entries[name] = ino;
   auto h = std::make_unique<Handle>();
   h->ino = ino;
   h->write = true;
@@ -939,7 +1009,7 @@ void Filesystem::Commit(Ino ino, Ino dir_ino, const std::string& written_name) {
     std::lock_guard<std::mutex> lock(mu_);
     Node& node = Get(ino);
     staging = node.staging;
-    folder = Get(dir_ino).folder;
+    folder = Get(dir_ino).F().folder;
     path = PathOf(Get(dir_ino)) + "/" + written_name;
   }
   auto fail = [&](const Error& e) {
@@ -951,8 +1021,8 @@ void Filesystem::Commit(Ino ino, Ino dir_ino, const std::string& written_name) {
       Node& node = *n->second;
       auto d = nodes_.find(node.parent);
       if (d != nodes_.end()) {
-        auto e1 = d->second->entries.find(node.name);
-        if (e1 != d->second->entries.end() && e1->second == ino) d->second->entries.erase(e1);
+        auto e1 = d->second->F().entries.find(node.name);
+        if (e1 != d->second->F().entries.end() && e1->second == ino) d->second->F().entries.erase(e1);
       }
       if (node.staging) node.staging->dirty = false;
       node.parent = 0;
@@ -1001,8 +1071,8 @@ void Filesystem::Commit(Ino ino, Ino dir_ino, const std::string& written_name) {
     std::lock_guard<std::mutex> lock(mu_);
     Node& dir = Get(dir_ino);
     Node& node = Get(ino);
-    dir.entries.erase(node.name);
-    dir.aliases[written_name] = ino;
+    dir.F().entries.erase(node.name);
+    dir.F().aliases[written_name] = ino;
     node.kind = Node::Kind::kMessage;
     node.staging.reset();
     auto m = std::make_shared<MessageState>();
@@ -1012,11 +1082,10 @@ void Filesystem::Commit(Ino ino, Ino dir_ino, const std::string& written_name) {
     m->base = base;
     m->sha256_hex = prepared.sha256_hex;
     node.msg = m;
-    dir.listed = false;
-    dir.messages.clear();
-    for (auto it = dir.entries.begin(); it != dir.entries.end();) {
+    dir.F().listed = false;  // its messages keep their inodes when listed again
+    for (auto it = dir.F().entries.begin(); it != dir.F().entries.end();) {
       auto n = nodes_.find(it->second);
-      it = (n != nodes_.end() && n->second->kind == Node::Kind::kMessage) ? dir.entries.erase(it) : std::next(it);
+      it = (n != nodes_.end() && n->second->kind == Node::Kind::kMessage) ? dir.F().entries.erase(it) : std::next(it);
     }
     return;
   }
@@ -1024,8 +1093,10 @@ void Filesystem::Commit(Ino ino, Ino dir_ino, const std::string& written_name) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     Node& dir = Get(dir_ino);
-    for (Ino m : dir.messages) {
-      Node& n = Get(m);
+    for (Ino m : dir.F().messages) {
+      auto it = nodes_.find(m);
+      if (it == nodes_.end() || it->second->kind != Node::Kind::kMessage) continue;
+      Node& n = *it->second;
       if (n.ino != ino && n.msg->base == base && (!replaced || n.msg != replaced)) collides = true;
     }
   }
@@ -1041,22 +1112,20 @@ void Filesystem::Commit(Ino ino, Ino dir_ino, const std::string& written_name) {
     m->flags = flags;
     m->base = base;
     m->sha256_hex = prepared.sha256_hex;
-    if (auto mid = mime::FirstHeader(prepared.header_block, "Message-ID")) m->message_id = mime::MessageIdToken(*mid);
     if (replaced) {
-      msg_inos_.erase({folder.value, replaced->key.value});
-      dir.messages.erase(std::remove_if(dir.messages.begin(), dir.messages.end(),
+      dir.F().messages.erase(std::remove_if(dir.F().messages.begin(), dir.F().messages.end(),
                                         [&](Ino i) { return nodes_.count(i) == 0 || Get(i).msg == replaced; }),
-                         dir.messages.end());
+                         dir.F().messages.end());
     }
-    dir.entries.erase(node.name);
+    dir.F().entries.erase(node.name);
     node.kind = Node::Kind::kMessage;
     node.msg = m;
     if (staging->dirty && node.staging == staging) staging->dirty = false;
     node.staging.reset();
-    msg_inos_[{folder.value, key->value}] = ino;
-    if (std::find(dir.messages.begin(), dir.messages.end(), ino) == dir.messages.end()) dir.messages.push_back(ino);
-    RecomputeNames(dir, &gone);
-    if (node.name != written_name) dir.aliases[written_name] = ino;
+    if (std::find(dir.F().messages.begin(), dir.F().messages.end(), ino) == dir.F().messages.end()) dir.F().messages.push_back(ino);
+    RenameGroup(dir, base, &gone);
+    if (replaced && replaced->base != base) RenameGroup(dir, replaced->base, &gone);
+    if (node.name != written_name) dir.F().aliases[written_name] = ino;
   }
   FlushInvalidations(gone);
 }
@@ -1074,14 +1143,15 @@ Attr Filesystem::Mkdir(Ino parent, const std::string& name) {
     // Dot-folders are never created in the store (§6).
     auto node = std::make_unique<Node>();
     node->kind = Node::Kind::kFolder;
-    node->virtual_dot = true;
-    node->listed = true;
+    node->dir = std::make_unique<FolderState>();
+    node->F().virtual_dot = true;
+    node->F().listed = true;
     node->parent = parent;
     node->name = name;
     node->nlookup = 1;
-    node->folder = FolderId{dir.folder.value + "\n." + name};
+    node->F().folder = FolderId{dir.F().folder.value + "\n." + name};
     Ino ino = NewNode(std::move(node));
-    Get(parent).entries[name] = ino;
+    Get(parent).F().entries[name] = ino;
     return MakeAttr(Get(ino));
   }
   if (!caps_.folders_writable) throw Error(Errc::kReadOnly, "this store cannot create folders");
@@ -1091,22 +1161,23 @@ Attr Filesystem::Mkdir(Ino parent, const std::string& name) {
                   << caps_.forbidden_name_char << "' cannot be part of a folder name";
     throw Error(Errc::kInvalid, "folder name contains the store's hierarchy delimiter");
   }
-  FolderId parent_folder = dir.folder;
+  FolderId parent_folder = dir.F().folder;
   lock.unlock();
   FolderId id = backend_->CreateFolder(parent_folder, store_name);
   lock.lock();
   Node& d = Get(parent);
   auto node = std::make_unique<Node>();
   node->kind = Node::Kind::kFolder;
-  node->folder = id;
-  node->listed = true;
+  node->dir = std::make_unique<FolderState>();
+  node->F().folder = id;
+  node->F().listed = true;
   node->parent = parent;
   node->name = EscapeFolderName(store_name);
   node->nlookup = 1;
   Ino ino = NewNode(std::move(node));
   folder_inos_[id.value] = ino;
-  d.entries[Get(ino).name] = ino;
-  if (Get(ino).name != name) d.aliases[name] = ino;
+  d.F().entries[Get(ino).name] = ino;
+  if (Get(ino).name != name) d.F().aliases[name] = ino;
   return MakeAttr(Get(ino));
 }
 
@@ -1120,7 +1191,7 @@ void Filesystem::Unlink(Ino parent, const std::string& name) {
   Ino ino = node->ino;
   std::shared_ptr<MessageState> msg = node->kind == Node::Kind::kMessage ? node->msg
                                       : node->staging->replaces;
-  FolderId folder = dir.folder;
+  FolderId folder = dir.F().folder;
   if (msg) {
     lock.unlock();
     backend_->Delete(folder, msg->key);
@@ -1129,14 +1200,12 @@ void Filesystem::Unlink(Ino parent, const std::string& name) {
   std::vector<std::pair<Ino, std::string>> gone;
   Node& d = Get(parent);
   Node& n = Get(ino);
-  for (auto it = d.entries.begin(); it != d.entries.end();) it = it->second == ino ? d.entries.erase(it) : std::next(it);
-  for (auto it = d.aliases.begin(); it != d.aliases.end();) it = it->second == ino ? d.aliases.erase(it) : std::next(it);
-  d.messages.erase(std::remove(d.messages.begin(), d.messages.end(), ino), d.messages.end());
-  if (msg) msg_inos_.erase({folder.value, msg->key.value});
+  EraseNames(d, ino);
+  d.F().messages.erase(std::remove(d.F().messages.begin(), d.F().messages.end(), ino), d.F().messages.end());
   n.staging.reset();
   if (n.kind == Node::Kind::kStaged) n.kind = Node::Kind::kMessage, n.msg = msg ? msg : std::make_shared<MessageState>();
   n.parent = 0;
-  RecomputeNames(d, &gone);
+  if (msg && !msg->side && !msg->unreadable) RenameGroup(d, msg->base, &gone);
   DropNodeIfUnused(ino);
   lock.unlock();
   FlushInvalidations(gone);
@@ -1151,18 +1220,18 @@ void Filesystem::Rmdir(Ino parent, const std::string& name) {
   if (node->kind != Node::Kind::kFolder) throw Error(Errc::kNotDir, "not a folder");
   Ino ino = node->ino;
   Node& target = EnsureListed(ino, lock);
-  if (!target.entries.empty()) throw Error(Errc::kNotEmpty, "folder not empty");
-  if (!target.virtual_dot) {
-    FolderId folder = target.folder;
+  if (!target.F().entries.empty()) throw Error(Errc::kNotEmpty, "folder not empty");
+  if (!target.F().virtual_dot) {
+    FolderId folder = target.F().folder;
     lock.unlock();
     backend_->DeleteFolder(folder);
     lock.lock();
   }
   Node& d = Get(parent);
-  for (auto it = d.entries.begin(); it != d.entries.end();) it = it->second == ino ? d.entries.erase(it) : std::next(it);
-  for (auto it = d.aliases.begin(); it != d.aliases.end();) it = it->second == ino ? d.aliases.erase(it) : std::next(it);
+  for (auto it = d.F().entries.begin(); it != d.F().entries.end();) it = it->second == ino ? d.F().entries.erase(it) : std::next(it);
+  for (auto it = d.F().aliases.begin(); it != d.F().aliases.end();) it = it->second == ino ? d.F().aliases.erase(it) : std::next(it);
   Node& t = Get(ino);
-  folder_inos_.erase(t.folder.value);
+  folder_inos_.erase(t.F().folder.value);
   t.parent = 0;
   DropNodeIfUnused(ino);
 }
@@ -1187,7 +1256,7 @@ void Filesystem::Rename(Ino parent, const std::string& name, Ino new_parent, con
   bool dst_dot = IsDotContext(dst_dir, new_name);
 
   if (node->kind == Node::Kind::kFolder) {
-    if (node->virtual_dot != dst_dot) {
+    if (node->F().virtual_dot != dst_dot) {
       // A dot-folder lives only in the mount: let mv copy it (EXDEV).
       throw Error(Errc::kUnsupported, "cross-device: dot-folders exist only in the mount");
     }
@@ -1195,25 +1264,25 @@ void Filesystem::Rename(Ino parent, const std::string& name, Ino new_parent, con
       if (target->kind != Node::Kind::kFolder) throw Error(Errc::kNotDir, "not a folder");
       Ino tino = target->ino;
       Node& t = EnsureListed(tino, lock);
-      if (!t.entries.empty()) throw Error(Errc::kNotEmpty, "folder not empty");
+      if (!t.F().entries.empty()) throw Error(Errc::kNotEmpty, "folder not empty");
       lock.unlock();
       Rmdir(new_parent, new_name);
       lock.lock();
     }
     Node& n = Get(ino);
-    if (n.virtual_dot) {
-      Get(parent).entries.erase(name);
+    if (n.F().virtual_dot) {
+      Get(parent).F().entries.erase(name);
       n.parent = new_parent;
       n.name = new_name;
-      Get(new_parent).entries[new_name] = ino;
+      Get(new_parent).F().entries[new_name] = ino;
       return;
     }
     for (Ino p = new_parent; p != 0 && p != kRootIno; p = Get(p).parent) {
       if (p == ino) throw Error(Errc::kInvalid, "cannot move a folder into itself");
     }
     if (!caps_.folders_writable) throw Error(Errc::kReadOnly, "this store cannot rename folders");
-    FolderId folder = n.folder;
-    FolderId dest = Get(new_parent).folder;
+    FolderId folder = n.F().folder;
+    FolderId dest = Get(new_parent).F().folder;
     std::string store_name = UnescapeFolderName(new_name);
     if (caps_.forbidden_name_char != 0 && store_name.find(caps_.forbidden_name_char) != std::string::npos) {
       throw Error(Errc::kInvalid, "folder name contains the store's hierarchy delimiter");
@@ -1222,19 +1291,18 @@ void Filesystem::Rename(Ino parent, const std::string& name, Ino new_parent, con
     FolderId id = backend_->RenameFolder(folder, dest, store_name);
     lock.lock();
     Node& moved = Get(ino);
-    Get(parent).entries.erase(name);
-    Get(parent).aliases.erase(name);
+    Get(parent).F().entries.erase(name);
+    Get(parent).F().aliases.erase(name);
     folder_inos_.erase(folder.value);
-    moved.folder = id;
+    moved.F().folder = id;
     folder_inos_[id.value] = ino;
     moved.parent = new_parent;
     moved.name = EscapeFolderName(store_name);
-    Get(new_parent).entries[moved.name] = ino;
+    Get(new_parent).F().entries[moved.name] = ino;
     // Everything below has new ids: list it again when asked.
-    moved.listed = false;
-    moved.entries.clear();
-    moved.aliases.clear();
-    moved.messages.clear();
+    moved.F().listed = false;
+    moved.F().entries.clear();
+    moved.F().aliases.clear();
     lock.unlock();
     if (invalidator_ != nullptr) invalidator_->InvalidateInode(ino);
     return;
@@ -1242,7 +1310,7 @@ void Filesystem::Rename(Ino parent, const std::string& name, Ino new_parent, con
 
   if (node->kind == Node::Kind::kStaged) {
     if (dst_dot) {
-      Get(parent).entries.erase(name);
+      Get(parent).F().entries.erase(name);
       node->parent = new_parent;
       node->name = new_name;
       if (target != nullptr) {
@@ -1253,7 +1321,7 @@ void Filesystem::Rename(Ino parent, const std::string& name, Ino new_parent, con
         lock.lock();
         (void)tino;
       }
-      Get(new_parent).entries[new_name] = ino;
+      Get(new_parent).F().entries[new_name] = ino;
       return;
     }
     // Commit at rename (rsync's temporary files, §6).
@@ -1261,19 +1329,19 @@ void Filesystem::Rename(Ino parent, const std::string& name, Ino new_parent, con
     std::shared_ptr<MessageState> replaced;
     if (target != nullptr && target->kind == Node::Kind::kMessage) replaced = target->msg;
     Ino tino = target != nullptr ? target->ino : 0;
-    if (!Get(new_parent).selectable) throw Error(Errc::kPermission, "this folder cannot hold messages");
-    Get(parent).entries.erase(name);
+    if (!Get(new_parent).F().selectable) throw Error(Errc::kPermission, "this folder cannot hold messages");
+    Get(parent).F().entries.erase(name);
     node->parent = new_parent;
     node->name = new_name;
     if (replaced) node->staging->replaces = replaced;
     if (tino != 0) {
       Node& t = Get(tino);
       Node& d = Get(new_parent);
-      d.entries.erase(new_name);
-      d.aliases.erase(new_name);
+      d.F().entries.erase(new_name);
+      d.F().aliases.erase(new_name);
       if (t.kind == Node::Kind::kStaged) t.parent = 0;
     }
-    Get(new_parent).entries[new_name] = ino;
+    Get(new_parent).F().entries[new_name] = ino;
     lock.unlock();
     try {
       Commit(ino, new_parent, new_name);
@@ -1287,7 +1355,7 @@ void Filesystem::Rename(Ino parent, const std::string& name, Ino new_parent, con
         n->second->parent = parent;
         n->second->name = name;
         n->second->staging->dirty = true;
-        d->second->entries[name] = ino;
+        d->second->F().entries[name] = ino;
       }
       throw;
     }
@@ -1300,12 +1368,13 @@ void Filesystem::Rename(Ino parent, const std::string& name, Ino new_parent, con
   }
   if (dst_dot) throw Error(Errc::kUnsupported, "cross-device: dot-folders exist only in the mount");
   if (target != nullptr && target->kind == Node::Kind::kFolder) throw Error(Errc::kIsDir, "is a folder");
-  if (!Get(new_parent).selectable) throw Error(Errc::kPermission, "this folder cannot hold messages");
+  if (!Get(new_parent).F().selectable) throw Error(Errc::kPermission, "this folder cannot hold messages");
   std::shared_ptr<MessageState> replaced;
   if (target != nullptr && target->kind == Node::Kind::kMessage) replaced = target->msg;
+  Ino tino_replaced = replaced ? target->ino : 0;
   auto msg = node->msg;
-  FolderId from = Get(parent).folder;
-  FolderId to = Get(new_parent).folder;
+  FolderId from = Get(parent).F().folder;
+  FolderId to = Get(new_parent).F().folder;
   lock.unlock();
   std::optional<MessageKey> key = backend_->Move(from, msg->key, to);
   if (replaced && replaced->key.value != (key ? key->value : "")) {
@@ -1321,33 +1390,32 @@ void Filesystem::Rename(Ino parent, const std::string& name, Ino new_parent, con
   Node& sd = Get(parent);
   Node& dd = Get(new_parent);
   Node& n = Get(ino);
-  for (auto it = sd.entries.begin(); it != sd.entries.end();) it = it->second == ino ? sd.entries.erase(it) : std::next(it);
-  for (auto it = sd.aliases.begin(); it != sd.aliases.end();) it = it->second == ino ? sd.aliases.erase(it) : std::next(it);
-  sd.messages.erase(std::remove(sd.messages.begin(), sd.messages.end(), ino), sd.messages.end());
-  msg_inos_.erase({from.value, msg->key.value});
-  RecomputeNames(sd, &gone);
+  EraseNames(sd, ino);
+  sd.F().messages.erase(std::remove(sd.F().messages.begin(), sd.F().messages.end(), ino), sd.F().messages.end());
+  RenameGroup(sd, msg->base, &gone);
   if (replaced) {
-    dd.messages.erase(std::remove_if(dd.messages.begin(), dd.messages.end(),
+    dd.F().messages.erase(std::remove_if(dd.F().messages.begin(), dd.F().messages.end(),
                                      [&](Ino i) { return nodes_.count(i) == 0 || Get(i).msg == replaced; }),
-                      dd.messages.end());
-    msg_inos_.erase({to.value, replaced->key.value});
+                      dd.F().messages.end());
   }
   if (!key) {
-    dd.listed = false;
-    dd.messages.clear();
-    for (auto it = dd.entries.begin(); it != dd.entries.end();) {
+    dd.F().listed = false;  // its messages keep their inodes when listed again
+    for (auto it = dd.F().entries.begin(); it != dd.F().entries.end();) {
       auto x = nodes_.find(it->second);
-      it = (x != nodes_.end() && x->second->kind == Node::Kind::kMessage) ? dd.entries.erase(it) : std::next(it);
+      it = (x != nodes_.end() && x->second->kind == Node::Kind::kMessage) ? dd.F().entries.erase(it) : std::next(it);
     }
     n.parent = 0;
   } else {
     msg->key = *key;
     n.parent = new_parent;
-    msg_inos_[{to.value, key->value}] = ino;
-    dd.messages.push_back(ino);
+    dd.F().messages.push_back(ino);
     bool collides = false;
-    for (Ino m : dd.messages) {
-      if (m != ino && Get(m).msg->base == msg->base) collides = true;
+    for (Ino m : dd.F().messages) {
+      auto it = nodes_.find(m);
+      if (m != ino && it != nodes_.end() && it->second->kind == Node::Kind::kMessage &&
+          it->second->msg->base == msg->base) {
+        collides = true;
+      }
     }
     if (collides && msg->sha256_hex.empty()) {
       lock.unlock();
@@ -1355,9 +1423,13 @@ void Filesystem::Rename(Ino parent, const std::string& name, Ino new_parent, con
       lock.lock();
     }
     Node& dd2 = Get(new_parent);
-    RecomputeNames(dd2, &gone);
+    if (replaced) {
+      EraseNames(dd2, tino_replaced);
+      if (replaced->base != msg->base) RenameGroup(dd2, replaced->base, &gone);
+    }
+    RenameGroup(dd2, msg->base, &gone);
     Node& n2 = Get(ino);
-    if (n2.name != new_name) dd2.aliases[new_name] = ino;
+    if (n2.name != new_name) dd2.F().aliases[new_name] = ino;
   }
   lock.unlock();
   FlushInvalidations(gone);
@@ -1377,11 +1449,35 @@ bool IsForeignNamespace(const std::string& name) {
 }
 }  // namespace
 
+// Read from the served bytes when asked (rarely: the name is not listed), so
+// listings do not keep a copy for every message.
+std::string Filesystem::MessageIdOf(Ino ino) {
+  std::shared_ptr<MessageState> msg;
+  FolderId folder;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Node& node = Get(ino);
+    if (node.kind != Node::Kind::kMessage || node.msg->side || node.msg->unreadable) {
+      throw Error(Errc::kNotFound, "no such attribute");
+    }
+    msg = node.msg;
+    folder = Get(node.parent).F().folder;
+  }
+  BlobPtr blob = FetchServed(folder, *msg);
+  std::string head(std::min<std::uint64_t>(blob->Size(), 65536), '\0');
+  head.resize(blob->ReadAt(0, head.data(), head.size()));
+  std::string id;
+  if (auto mid = mime::FirstHeader(mime::HeaderBlock(head), "Message-ID")) id = mime::MessageIdToken(*mid);
+  if (id.empty()) throw Error(Errc::kNotFound, "no Message-ID");
+  return id;
+}
+
 std::string Filesystem::GetXattr(Ino ino, const std::string& name) {
+  if (name == kMessageIdXattr) return MessageIdOf(ino);
   std::lock_guard<std::mutex> lock(mu_);
   Node& node = Get(ino);
   if (node.kind == Node::Kind::kFolder) {
-    if (name == kSpecialUseXattr && !node.special_use.empty()) return node.special_use;
+    if (name == kSpecialUseXattr && !node.F().special_use.empty()) return node.F().special_use;
     throw Error(Errc::kNotFound, "no such attribute");
   }
   if (node.msg && node.msg->side) throw Error(Errc::kNotFound, "no such attribute");
@@ -1393,7 +1489,6 @@ std::string Filesystem::GetXattr(Ino ino, const std::string& name) {
   }
   if (node.kind == Node::Kind::kMessage) {
     if (name == kIdXattr) return node.msg->key.value;
-    if (name == kMessageIdXattr && !node.msg->message_id.empty()) return node.msg->message_id;
   }
   throw Error(Errc::kNotFound, "no such attribute");
 }
@@ -1403,7 +1498,7 @@ std::vector<std::string> Filesystem::ListXattr(Ino ino) {
   Node& node = Get(ino);
   std::vector<std::string> out;
   if (node.kind == Node::Kind::kFolder) {
-    if (!node.special_use.empty()) out.emplace_back(kSpecialUseXattr);
+    if (!node.F().special_use.empty()) out.emplace_back(kSpecialUseXattr);
   } else {
     const Flags& f = node.kind == Node::Kind::kStaged ? node.staging->flags.value_or(Flags{}) : node.msg->flags;
     if (!FormatFlags(f).empty()) out.emplace_back(kFlagsXattr);
@@ -1426,7 +1521,7 @@ void Filesystem::SetXattr(Ino ino, const std::string& name, const std::string& v
     return;
   }
   auto msg = node.msg;
-  FolderId folder = Get(node.parent).folder;
+  FolderId folder = Get(node.parent).F().folder;
   if (FormatFlags(msg->flags) == FormatFlags(flags)) return;
   lock.unlock();
   backend_->SetFlags(folder, msg->key, flags);

@@ -160,11 +160,17 @@ class Filesystem {
   Attr MakeAttr(const Node& node) const;  // mu_ held
   std::string PathOf(const Node& node) const;  // mu_ held, for logs
   void RecomputeNames(Node& dir, std::vector<std::pair<Ino, std::string>>* gone);  // mu_ held
+  // Names again the messages of |dir| sharing |base| (one arrived or left):
+  // O(folder) comparisons, not a rebuild of the listing. mu_ held.
+  void RenameGroup(Node& dir, const std::string& base, std::vector<std::pair<Ino, std::string>>* gone);
+  // Removes |ino|'s name and aliases from |dir|. mu_ held.
+  void EraseNames(Node& dir, Ino ino);
   void EnsureHashes(Ino dir_ino, const std::string& base);
   void FlushInvalidations(std::vector<std::pair<Ino, std::string>>& gone);
   bool IsDotContext(const Node& dir, const std::string& name) const;  // mu_ held
   void RequireWritable() const;
   BlobPtr FetchServed(const FolderId& folder, const MessageState& msg);
+  std::string MessageIdOf(Ino ino);
   void Commit(Ino ino, Ino dir_ino, const std::string& written_name);
   std::shared_ptr<MessageState> MakeMessageState(const MessageInfo& info, const FolderId& folder);
   Ino NewNode(std::unique_ptr<Node> node);  // mu_ held
@@ -179,7 +185,6 @@ class Filesystem {
   std::mutex mu_;
   std::map<Ino, std::unique_ptr<Node>> nodes_;
   std::map<std::string, Ino> folder_inos_;                      // FolderId.value -> Ino
-  std::map<std::pair<std::string, std::string>, Ino> msg_inos_;  // (folder, key) -> Ino
   std::map<std::uint64_t, std::unique_ptr<Handle>> handles_;
   Ino next_ino_ = kRootIno;
   std::uint64_t next_fh_ = 1;

@@ -561,10 +561,12 @@ int RunFuse(Filesystem& fs, const FuseConfig& config, const std::function<void()
     return 4;
   }
   ctx.session = se;
+  if (on_mounted) on_mounted();
+  // Daemonising forks: no thread of ours may exist before it (a lock held by
+  // another thread at fork time stays held in the child forever).
+  fuse_daemonize(config.foreground ? 1 : 0);
   fs.SetInvalidator(&ctx);
   ctx.worker = std::thread([&ctx] { ctx.Run(); });
-  if (on_mounted) on_mounted();
-  fuse_daemonize(config.foreground ? 1 : 0);
 
   fuse_loop_config* loop = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(loop, config.max_threads);

@@ -128,6 +128,7 @@ void ExtractBuilder::BeginSection(const SectionStart& section) {
              "section argument is empty after 'migrate:'");
   }
   mailbox_ = argument;
+  shared_mailbox_ = std::make_shared<const std::string>(argument);
   mailbox_folder_ = extract_.Child(0, argument);
   if (section.kind == SectionKind::kPab) {
     PabRecord record;
@@ -267,7 +268,7 @@ void ExtractBuilder::MailRow(const Row& row) {
   entry.key = "iff:" + primary_ + ":" + std::to_string(row.line);
   entry.folder = mailbox_folder_;
   MailRecord record;
-  record.mailbox = mailbox_;
+  record.mailbox = shared_mailbox_;
   std::optional<IffFailure> failure = row.error;
   std::vector<Field> fields = row.fields;
   auto fail = [&](IffCode code, const std::string& reason) {
@@ -282,14 +283,15 @@ void ExtractBuilder::MailRow(const Row& row) {
       std::size_t e = path.find_last_not_of('\\');
       path = b == std::string::npos ? "" : path.substr(b, e - b + 1);
       std::size_t start = 0;
+      std::vector<std::string> parts;
       while (!path.empty()) {
         std::size_t sep = path.find('\\', start);
         std::string part = path.substr(start, sep == std::string::npos ? sep : sep - start);
         if (part.empty()) {
           fail(IffCode::kFolder, "empty component in folder path '" + path + "'");
         }
-        record.folder.push_back(std::move(part));
-        if (record.folder.size() > kMaxFolderDepth) {
+        parts.push_back(std::move(part));
+        if (parts.size() > kMaxFolderDepth) {
           fail(IffCode::kFolder, "folder path deeper than 64 levels");
         }
         if (sep == std::string::npos) {
@@ -298,13 +300,14 @@ void ExtractBuilder::MailRow(const Row& row) {
         start = sep + 1;
       }
       std::size_t folder = mailbox_folder_;
-      if (record.folder.empty()) {
+      if (parts.empty()) {
         folder = extract_.Child(folder, "Inbox");
       }
-      for (const std::string& part : record.folder) {
+      for (const std::string& part : parts) {
         folder = extract_.Child(folder, part);
       }
       entry.folder = folder;
+      record.folder_path = path;
     } catch (const IffError& e) {
       failure = e.failure();
     }

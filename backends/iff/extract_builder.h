@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -52,8 +53,9 @@ struct Extract {
   std::map<std::string, ListedSecondary> secondaries;  // by lower-case name
   std::set<std::string> primaries;                     // lower-case names
   std::vector<FolderNode> folders{FolderNode{}};       // [0] is the root
-  std::vector<MessageEntry> entries;
-  std::vector<MailRecord> mails;
+  // Deques: they grow without copying what they hold (no doubled peak).
+  std::deque<MessageEntry> entries;
+  std::deque<MailRecord> mails;
   std::vector<PabRecord> pabs;
   std::vector<DirectoryRecord> directories;
   std::set<std::string> warned_encoding;  // secondaries already warned about
@@ -93,6 +95,7 @@ class ExtractBuilder final : public PrimaryVisitor {
   std::string primary_;
   SectionStart section_;
   std::string mailbox_;  // UTF-8 mailbox name of the section
+  std::shared_ptr<const std::string> shared_mailbox_;  // the same, for MailRecords
   std::size_t mailbox_folder_ = 0;
   std::size_t record_ = 0;                     // the PAB or DIRECTORY record being filled
   std::optional<IffFailure> section_failure_;  // first row error of a PAB/DIRECTORY section

@@ -289,8 +289,8 @@ mime::Message BuildMailMessage(const MailRecord& record, const MessageOrigin& or
     AddHeader(m, "X-IFF-Sender-Extra",
               Join(std::vector<std::string>(record.sender.begin() + 1, record.sender.end()), "; "));
   }
-  AddHeader(m, "X-IFF-Mailbox", record.mailbox);
-  AddHeader(m, "X-IFF-Folder", record.folder.empty() ? "Inbox" : Join(record.folder, "\\"));
+  AddHeader(m, "X-IFF-Mailbox", record.mailbox ? *record.mailbox : std::string());
+  AddHeader(m, "X-IFF-Folder", record.folder_path.empty() ? "Inbox" : record.folder_path);
 
   std::string raw;
   for (const DataRange& r : record.body) {

@@ -33,8 +33,10 @@ struct AttachmentRecord {
 };
 
 struct MailRecord {
-  std::string mailbox;                           // UTF-8, "migrate:" dropped
-  std::vector<std::string> folder;               // UTF-8 path components (empty: Inbox)
+  // UTF-8, "migrate:" dropped; shared by the rows of a section (an extract
+  // holds many thousands of rows, and their records stay in memory).
+  std::shared_ptr<const std::string> mailbox;
+  std::string folder_path;  // UTF-8 components joined by '\' (empty: Inbox)
   std::vector<std::string> sender, to, cc, bcc;  // UTF-8 values after the split
   std::string subject;                           // UTF-8
   std::optional<LocalDateTime> send_date, received_date;
