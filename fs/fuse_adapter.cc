@@ -147,6 +147,13 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
     conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
     ctx->zero_message_open = true;
   }
+  // Read-only mounts have no ACLs and never will: let the kernel cache that
+  // answer (ls -l and cp -a ask for system.posix_acl_access on every file).
+  // This also turns default_permissions on, which changes nothing for modes
+  // that only the owner can use.
+  if (!ctx->fs->options().writable && (conn->capable & FUSE_CAP_POSIX_ACL)) {
+    conn->want |= FUSE_CAP_POSIX_ACL;
+  }
   if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_READDIRPLUS_AUTO);
   if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
