@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <filesystem>
 #include <set>
 #include <unordered_map>
 
@@ -173,6 +174,37 @@ Flags Filesystem::ParseFlags(const std::string& text) {
   return flags;
 }
 
+namespace {
+
+// Keeps the renderings in |dir| under |limit| bytes, removing the least
+// recently used first (access time, else modification time).
+void PruneRenderings(const std::string& dir, std::uint64_t limit) {
+  std::error_code ec;
+  struct Item {
+    std::int64_t used;
+    std::uint64_t size;
+    std::string path;
+  };
+  std::vector<Item> items;
+  std::uint64_t total = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    struct stat st;
+    if (::stat(e.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    std::int64_t used = std::max<std::int64_t>(st.st_atim.tv_sec, st.st_mtim.tv_sec);
+    items.push_back(Item{used, static_cast<std::uint64_t>(st.st_size), e.path().string()});
+    total += static_cast<std::uint64_t>(st.st_size);
+  }
+  if (total <= limit) return;
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.used < b.used; });
+  for (const Item& i : items) {
+    if (total <= limit) break;
+    if (::unlink(i.path.c_str()) == 0) total -= i.size;
+  }
+  LOG(kDebug) << "cache: renderings trimmed to " << total << " bytes in " << dir;
+}
+
+}  // namespace
+
 Filesystem::Filesystem(std::unique_ptr<Backend> backend, Options options)
     : backend_(std::move(backend)), options_(std::move(options)), caps_(backend_->GetCapabilities()) {
   if (options_.canonical_view) options_.writable = false;
@@ -182,6 +214,7 @@ Filesystem::Filesystem(std::unique_ptr<Backend> backend, Options options)
     ::mkdir(options_.cache_dir.c_str(), 0700);
     ::mkdir(staging_dir_.c_str(), 0700);
     ::mkdir((options_.cache_dir + "/canonical").c_str(), 0700);
+    if (options_.canonical_view) PruneRenderings(options_.cache_dir + "/canonical", options_.cache_size);
   }
   auto root = std::make_unique<Node>();
   root->kind = Node::Kind::kFolder;
@@ -448,6 +481,10 @@ void Filesystem::LoadFolder(Ino ino) {
     dir.F().listed = true;
   }
   FlushInvalidations(gone);
+  if (options_.canonical_view && !options_.cache_dir.empty()) {
+    // Open renderings stay readable: their files are held open.
+    PruneRenderings(options_.cache_dir + "/canonical", options_.cache_size);
+  }
   // Listing a big folder leaves its renderings' buffers free but mapped:
   // give them back so the daemon's footprint stays what it keeps.
   ::malloc_trim(0);

@@ -47,6 +47,7 @@ struct Options {
   gid_t gid = 0;
   mode_t umask = 077;
   std::string cache_dir;          // staging files and renderings live here
+  std::uint64_t cache_size = 1ull << 30;  // renderings kept (least recently used go first)
 };
 
 struct Attr {

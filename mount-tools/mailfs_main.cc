@@ -121,6 +121,7 @@ int MailfsMain(int argc, char** argv, bool mount_helper) {
   fo.uid = o.uid.value_or(::getuid());
   fo.gid = o.gid.value_or(::getgid());
   fo.umask = o.umask;
+  fo.cache_size = o.cache_size;
   fo.cache_dir = o.cache_dir.empty() ? DefaultCacheDir(source_identity) : o.cache_dir;
   std::filesystem::create_directories(fo.cache_dir, ec);
   if (ec) {

@@ -17,6 +17,29 @@ unsigned ParseUnsigned(const std::string& name, const std::string& value, int ba
   }
 }
 
+// "1G", "512M", "64k" or a byte count.
+std::uint64_t ParseSize(const std::string& value) {
+  std::size_t used = 0;
+  unsigned long long n = 0;
+  try {
+    n = std::stoull(value, &used, 10);
+  } catch (const std::exception&) {
+    throw std::invalid_argument("cache_size needs a size such as 512M or 2G, not '" + value + "'");
+  }
+  std::string unit = value.substr(used);
+  std::uint64_t mult = 1;
+  if (unit == "k" || unit == "K") {
+    mult = 1ull << 10;
+  } else if (unit == "m" || unit == "M") {
+    mult = 1ull << 20;
+  } else if (unit == "g" || unit == "G") {
+    mult = 1ull << 30;
+  } else if (!unit.empty()) {
+    throw std::invalid_argument("cache_size needs a size such as 512M or 2G, not '" + value + "'");
+  }
+  return n * mult;
+}
+
 // Splits an -o list at unescaped commas.
 std::vector<std::string> SplitOptions(const std::string& list) {
   std::vector<std::string> out;
@@ -90,7 +113,9 @@ void ApplyOption(MailfsOptions& o, const std::string& opt) {
   } else if (name == "connections" || name == "timeout" || name == "dir_cache_ttl") {
     ParseUnsigned(name, value, 10);
     o.backend_options.emplace_back(name, value);
-  } else if (name == "cache_size" || name == "passfile" || name == "passcmd" || name == "oauth2_cmd" ||
+  } else if (name == "cache_size") {
+    o.cache_size = ParseSize(value);
+  } else if (name == "passfile" || name == "passcmd" || name == "oauth2_cmd" ||
              name == "cafile" || name == "inbox_name") {
     if (!has_value || value.empty()) throw std::invalid_argument("option " + name + " needs a value");
     o.backend_options.emplace_back(name, value);
@@ -177,13 +202,15 @@ Options:
   -o accept_incomplete  store written messages even when incomplete
   -o cache_dir=DIR      staging and renderings (default
                         $XDG_CACHE_HOME/mailfs/<source hash>)
+  -o cache_size=SIZE    renderings kept in cache_dir, oldest removed first
+                        (default 1G; e.g. 512M)
   -o redact             hide subjects, addresses and folder names in logs
   -o allow_other        let other users in (implies default_permissions)
   -o uid=N, gid=N       owner shown for every file (default: you)
   -o umask=NNN          widen the private modes 0400/0500 (0600/0700 rw)
   -o max_threads=N      FUSE worker threads (default 8)
   IMAP options, accepted for fstab lines and used by the IMAP backend:
-  connections=N, timeout=S, cache_size=, dir_cache_ttl=, passfile=,
+  connections=N, timeout=S, dir_cache_ttl=, passfile=,
   passcmd=, oauth2_cmd=, tls=implicit|starttls|none, cafile=, inbox_name=
 
 Exit status:

@@ -1,6 +1,7 @@
 // Command line of mailfs and mount.mailfs (design.md §10).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,12 +24,13 @@ struct MailfsOptions {
   bool redact = false;
   bool allow_other = false;
   std::string cache_dir;
+  std::uint64_t cache_size = 1ull << 30;  // bytes kept in cache_dir (renderings)
   std::optional<unsigned> uid, gid;
   unsigned umask = 077;
   unsigned max_threads = 8;
   std::vector<std::string> fuse_options;  // passed to the kernel as they are
   // Options of later backends, accepted and checked here so fstab lines stay
-  // valid across versions: connections, timeout, cache_size, dir_cache_ttl,
+  // valid across versions: connections, timeout, dir_cache_ttl,
   // passfile, passcmd, oauth2_cmd, tls, cafile, inbox_name.
   std::vector<std::pair<std::string, std::string>> backend_options;
 };

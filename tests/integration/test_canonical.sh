@@ -52,6 +52,13 @@ start_mount "$src" "$m1" "view=canonical,cache_dir=$IT_TMP/cache1" || it_finish
 check "remount on the kept renderings: same tree" diff -r "$m1" "$IT_TMP/copy1"
 stop_mount "$m1"
 
+# cache_size bounds the kept renderings; what was removed is rendered again.
+start_mount "$src" "$m1" "view=canonical,cache_dir=$IT_TMP/cache1,cache_size=64k" || it_finish
+check "a small cache still serves the same tree" diff -r "$m1" "$IT_TMP/copy1"
+stop_mount "$m1"
+left=$(du -sb "$IT_TMP/cache1/canonical" | cut -f1)
+check "cache_size=64k keeps at most 64 KiB of renderings ($left bytes)" test "$left" -le $((64 * 1024 + 4096))
+
 # The raw view of the same extract differs (it keeps the X-IFF headers).
 m3="$IT_TMP/raw"
 start_mount "$src" "$m3" "cache_dir=$IT_TMP/cache3" || it_finish
