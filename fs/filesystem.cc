@@ -588,10 +588,13 @@ void Filesystem::RenameGroup(Node& dir, const std::string& base,
       dir.F().entries[n->name] = n->ino;
     }
   }
-  if (gone != nullptr) {
-    for (const auto& [ino, name] : old) {
-      auto it = dir.F().entries.find(name);
-      if (it == dir.F().entries.end() || it->second != ino) gone->emplace_back(dir.ino, name);
+  for (const auto& [ino, name] : old) {
+    auto it = dir.F().entries.find(name);
+    if (it == dir.F().entries.end() || it->second != ino) {
+      // The old name keeps resolving (not listed), so a tool that read the
+      // folder before, like rm -r, still finds the message by it.
+      if (it == dir.F().entries.end() && nodes_.count(ino) != 0) dir.F().aliases[name] = ino;
+      if (gone != nullptr) gone->emplace_back(dir.ino, name);
     }
   }
 }

@@ -223,6 +223,22 @@ TEST_F(FilesystemTest, ByteIdenticalDuplicatesGetCounters) {
   EXPECT_EQ(with_counter, 1);
 }
 
+TEST_F(FilesystemTest, RemovingOneOfACollisionKeepsTheOtherReachableByItsOldName) {
+  Ino inbox = MakeFolder(kRootIno, "INBOX");
+  CpA(inbox, "a.eml", kMsg);
+  CpA(inbox, "b.eml", kMsg + "other\r\n");
+  std::vector<std::string> names;
+  for (const auto& e : fs_->ReadDir(inbox)) names.push_back(e.name);
+  ASSERT_EQ(names.size(), 2u);
+  // rm -r: unlink every name read before.
+  fs_->Unlink(inbox, names[0]);
+  EXPECT_EQ(Names(inbox), std::set<std::string>{ExpectedName(kMsg, 1000000000)});
+  fs_->Unlink(inbox, names[1]);
+  EXPECT_TRUE(Names(inbox).empty());
+  EXPECT_EQ(mem_->MessageCount(FolderId{"/INBOX"}), 0u);
+  fs_->Rmdir(kRootIno, "INBOX");
+}
+
 TEST_F(FilesystemTest, OverwriteReplacesAndIdenticalOnlyUpdatesMetadata) {
   Ino inbox = MakeFolder(kRootIno, "INBOX");
   CpA(inbox, "a.eml", kMsg, 1000000000, "\\Seen");

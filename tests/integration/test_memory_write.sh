@@ -405,6 +405,9 @@ expect_eq "the remaining message takes the plain name" "$(ls "$MNT/dupAB")" "$ba
 check "its bytes are the other message's" cmp "$MNT/dupAB/$base.eml" "$IT_TMP/dups/b.eml"
 check "rm of the last message, then rmdir" bash -c 'rm "$1/$2.eml" && rmdir "$1"' _ "$MNT/dupAB" "$base"
 [ -e "$MNT/dupAB" ] && fail "rmdir left $MNT/dupAB"
+# rm -r reads the folder first: a name that changed when its neighbour went
+# must still resolve.
+check "rm -r of a folder with colliding messages" bash -c 'mkdir "$1" && cp "$2/a.eml" "$2/b.eml" "$1/" && rm -r "$1" && ! test -e "$1"' _ "$MNT/dupRM" "$IT_TMP/dups"
 check "rm -r of a folder tree" rm -r "$MNT/cpa/Moved"
 [ -e "$MNT/cpa/Moved" ] && fail "rm -r left $MNT/cpa/Moved"
 
