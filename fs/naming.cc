@@ -210,18 +210,6 @@ std::string KeyOf(std::string_view bytes) {
   return Sha256Hex(bytes).substr(0, kKeyHexDigits);
 }
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 }  // namespace
 
@@ -323,9 +311,9 @@ std::string UnescapeFolderName(std::string_view name) {
   std::string out;
   out.reserve(name.size());
   for (std::size_t i = 0; i < name.size(); ++i) {
-    if (name[i] == '%' && i + 2 < name.size() && HexDigit(name[i + 1]) >= 0 &&
-        HexDigit(name[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(HexDigit(name[i + 1]) * 16 + HexDigit(name[i + 2])));
+    if (name[i] == '%' && i + 2 < name.size() && mime::HexDigitValue(name[i + 1]) >= 0 &&
+        mime::HexDigitValue(name[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(mime::HexDigitValue(name[i + 1]) * 16 + mime::HexDigitValue(name[i + 2])));
       i += 2;
     } else {
       out.push_back(name[i]);

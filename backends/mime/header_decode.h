@@ -12,6 +12,9 @@
 
 namespace mailfs::mime {
 
+// Value of a hexadecimal digit (either case), or -1.
+int HexDigitValue(char c);
+
 // Removes CRLF / LF folding (a line break followed by WSP): RFC 5322 §2.2.3.
 std::string Unfold(std::string_view value);
 

@@ -21,6 +21,7 @@
 
 #include "backends/mime/charset.h"
 #include "backends/mime/header_decode.h"
+#include "backends/mime/renderer.h"
 
 namespace mailfs::mime {
 namespace {
@@ -222,22 +223,12 @@ std::vector<RawParam> LexParams(std::string_view value, std::string* head) {
   return params;
 }
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  c = Lower(c);
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  return -1;
-}
 
 std::string PercentDecode(std::string_view s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && HexDigit(s[i + 1]) >= 0 && HexDigit(s[i + 2]) >= 0) {
-      out += static_cast<char>(HexDigit(s[i + 1]) * 16 + HexDigit(s[i + 2]));
+    if (s[i] == '%' && i + 2 < s.size() && HexDigitValue(s[i + 1]) >= 0 && HexDigitValue(s[i + 2]) >= 0) {
+      out += static_cast<char>(HexDigitValue(s[i + 1]) * 16 + HexDigitValue(s[i + 2]));
       i += 2;
     } else {
       out += s[i];
@@ -589,31 +580,6 @@ Part ParsePart(const std::vector<Header>& fields,
   return part;
 }
 
-bool IsMessageField(std::string_view name) {
-  static constexpr std::string_view kNames[] = {"From",
-                                                "Sender",
-                                                "Reply-To",
-                                                "To",
-                                                "Cc",
-                                                "Bcc",
-                                                "Subject",
-                                                "Date",
-                                                "Message-ID",
-                                                "In-Reply-To",
-                                                "References",
-                                                "MIME-Version",
-                                                "Content-Type",
-                                                "Content-Transfer-Encoding",
-                                                "Content-Disposition",
-                                                "Content-ID",
-                                                "Content-Description"};
-  for (std::string_view n : kNames) {
-    if (EqualsIgnoreCase(name, n)) {
-      return true;
-    }
-  }
-  return false;
-}
 
 Message ParseMessageAt(std::string_view bytes, int depth) {
   Message m;
@@ -661,7 +627,7 @@ Message ParseMessageAt(std::string_view bytes, int depth) {
     m.references = std::string(Trim(h->value));
   }
   for (const Header& h : fields) {
-    if (!IsMessageField(h.name)) {
+    if (!IsRenderedField(h.name)) {
       m.extra_headers.push_back({h.name, DecodeWords(Trim(h.value))});
     }
   }

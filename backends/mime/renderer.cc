@@ -294,8 +294,8 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
          });
 }
 
-// Header names the renderer writes itself; extra headers with these names are
-// dropped so that the structure cannot be contradicted.
+// Extra headers with these names are dropped so that the structure cannot be
+// contradicted.
 bool IsReservedHeader(std::string_view name) {
   static constexpr std::string_view kReserved[] = {"From",
                                                    "Sender",
@@ -626,5 +626,7 @@ BlobPtr Render(const Message& message, const RenderOptions& options) {
 std::string RenderToString(const Message& message, const RenderOptions& options) {
   return ReadAll(*Render(message, options));
 }
+
+bool IsRenderedField(std::string_view name) { return IsReservedHeader(name); }
 
 }  // namespace mailfs::mime

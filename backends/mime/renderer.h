@@ -26,6 +26,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "backends/blob.h"
 #include "backends/mime/message.h"
@@ -42,6 +43,11 @@ struct RenderOptions {
   std::string boundary_prefix;  // for kPrefix, e.g. "=_iff_3fa9c2d1"
   bool keep_extra_headers = false;  // render Message/Part::extra_headers
 };
+
+// True for the header fields the renderer writes itself (the fixed set above
+// and the Content-* fields), case-insensitively. Extra headers with these
+// names are never rendered; the parser keeps only the others as extras.
+bool IsRenderedField(std::string_view name);
 
 // Renders |message|. Throws Error(kIo/kCorrupt) only if reading a leaf fails.
 BlobPtr Render(const Message& message, const RenderOptions& options);
