@@ -138,59 +138,8 @@ std::string_view CutAtCodePoint(std::string_view s, std::size_t max) {
   return s.substr(0, cut);
 }
 
-std::int64_t FloorDiv(std::int64_t a, std::int64_t b) {
-  std::int64_t q = a / b;
-  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-bool IsLeapYear(std::int64_t year) {
-  return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-}
-
-// Days from 0001-01-01 to January 1st of |year|, proleptic Gregorian.
-std::int64_t DaysBeforeYear(std::int64_t year) {
-  std::int64_t past = year - 1;
-  return past * 365 + FloorDiv(past, 4) - FloorDiv(past, 100) + FloorDiv(past, 400);
-}
-
-struct UtcTime {
-  std::int64_t year;
-  int month, day, hour, minute, second;
-};
-
-// Breaks seconds since the epoch into a UTC calendar date and time.
-UtcTime ToUtc(std::int64_t seconds) {
-  static constexpr int kMonthDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  std::int64_t days = FloorDiv(seconds, 86400);
-  auto second_of_day = static_cast<int>(seconds - days * 86400);
-  std::int64_t from_year_one = days + DaysBeforeYear(1970);
-  std::int64_t year = FloorDiv(from_year_one * 400, 146097) + 1;
-  while (DaysBeforeYear(year) > from_year_one) {
-    --year;
-  }
-  while (DaysBeforeYear(year + 1) <= from_year_one) {
-    ++year;
-  }
-  auto day_of_year = static_cast<int>(from_year_one - DaysBeforeYear(year));
-  int month = 0;
-  while (true) {
-    int length = kMonthDays[month] + (month == 1 && IsLeapYear(year) ? 1 : 0);
-    if (day_of_year < length) {
-      break;
-    }
-    day_of_year -= length;
-    ++month;
-  }
-  return UtcTime{year,
-                 month + 1,
-                 day_of_year + 1,
-                 second_of_day / 3600,
-                 second_of_day / 60 % 60,
-                 second_of_day % 60};
-}
-
 // "YYYY-MM-DD HHMMSS".
-std::string FormatNameDate(const UtcTime& t) {
+std::string FormatNameDate(const mime::UtcCalendar& t) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%04lld-%02d-%02d %02d%02d%02d", static_cast<long long>(t.year),
                 t.month, t.day, t.hour, t.minute, t.second);
@@ -218,10 +167,10 @@ std::string NameDate(std::string_view header_block, std::int64_t internal_date) 
   if (std::optional<std::string> value = mime::FirstHeader(block, "Date")) {
     // ParseDate refuses dates whose UTC year is outside 1601-9999.
     if (std::optional<mime::DateTime> date = mime::ParseDate(*value)) {
-      return FormatNameDate(ToUtc(date->utc_seconds));
+      return FormatNameDate(mime::BreakDownUtc(date->utc_seconds));
     }
   }
-  return FormatNameDate(ToUtc(internal_date));
+  return FormatNameDate(mime::BreakDownUtc(internal_date));
 }
 
 std::string NameSubject(std::string_view header_block) {

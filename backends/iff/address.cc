@@ -4,19 +4,6 @@
 
 namespace mailfs::iff {
 
-namespace {
-
-std::string TrimSpaces(std::string_view s) {
-  std::size_t b = s.find_first_not_of(' ');
-  if (b == std::string_view::npos) {
-    return "";
-  }
-  std::size_t e = s.find_last_not_of(' ');
-  return std::string(s.substr(b, e - b + 1));
-}
-
-}  // namespace
-
 IffAddress ParseAddressValue(std::string_view value) {
   IffAddress out;
   if (!value.empty() && value.back() == ']') {

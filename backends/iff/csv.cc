@@ -227,4 +227,13 @@ std::optional<std::uint64_t> ParseU64(std::string_view s) {
   return v;
 }
 
+std::string TrimSpaces(std::string_view s) {
+  std::size_t b = s.find_first_not_of(' ');
+  if (b == std::string_view::npos) {
+    return "";
+  }
+  std::size_t e = s.find_last_not_of(' ');
+  return std::string(s.substr(b, e - b + 1));
+}
+
 }  // namespace mailfs::iff

@@ -55,6 +55,9 @@ std::optional<LocalDateTime> ParseIffDate(std::string_view text);
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 // ASCII lower-case copy.
 std::string AsciiLower(std::string_view s);
+
+// |s| without leading and trailing spaces (' ' only).
+std::string TrimSpaces(std::string_view s);
 // True if |s| begins with |prefix|, ASCII case-insensitively.
 bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix);
 

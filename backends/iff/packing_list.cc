@@ -38,19 +38,6 @@ std::string FileNameProblem(std::string_view name) {
   return "";
 }
 
-namespace {
-
-std::string Trim(std::string_view s) {
-  std::size_t b = s.find_first_not_of(' ');
-  if (b == std::string_view::npos) {
-    return "";
-  }
-  std::size_t e = s.find_last_not_of(' ');
-  return std::string(s.substr(b, e - b + 1));
-}
-
-}  // namespace
-
 PackingList ParsePackingList(std::string_view bytes, const std::string& file_name) {
   PackingList out;
   out.file_name = file_name;
@@ -71,7 +58,7 @@ PackingList ParsePackingList(std::string_view bytes, const std::string& file_nam
     start = lf + 1;
   }
   // Line 1: the code page.
-  std::string cp = Trim(lines[0]);
+  std::string cp = TrimSpaces(lines[0]);
   std::optional<std::uint64_t> number = ParseU64(cp);
   if (!number || *number > 100000 || !mime::IsSupportedCodePage(static_cast<int>(*number))) {
     ThrowIff(IffCode::kCodepage, file_name, 1, std::nullopt,

@@ -839,6 +839,14 @@ std::optional<DateTime> ParseDate(std::string_view value) {
   return result;
 }
 
+UtcCalendar BreakDownUtc(std::int64_t utc_seconds) {
+  std::int64_t days = FloorDiv(utc_seconds, 86400);
+  auto second_of_day = static_cast<int>(utc_seconds - days * 86400);
+  Civil civil = CivilFromDays(days);
+  return UtcCalendar{civil.year, civil.month, civil.day, second_of_day / 3600, second_of_day / 60 % 60,
+                     second_of_day % 60};
+}
+
 std::string FormatDate(const DateTime& date) {
   int zone = date.zone_unknown ? 0 : date.zone_minutes;
   std::int64_t local = date.utc_seconds + static_cast<std::int64_t>(zone) * 60;

@@ -40,6 +40,14 @@ std::string DecodeWords(std::string_view unfolded_value);
 // lists them). Returns nullopt if unparsable or the year is outside 1601-9999.
 std::optional<DateTime> ParseDate(std::string_view value);
 
+// A UTC calendar time (proleptic Gregorian) broken out of seconds since the
+// epoch.
+struct UtcCalendar {
+  std::int64_t year;
+  int month, day, hour, minute, second;
+};
+UtcCalendar BreakDownUtc(std::int64_t utc_seconds);
+
 // Formats as RFC 5322, e.g. "Fri, 21 Mar 1995 09:34:21 -0000".
 std::string FormatDate(const DateTime& date);
 
