@@ -46,7 +46,7 @@ std::string DefaultCacheDir(const std::string& source_identity) {
   return base + "/mailfs/" + Sha256Hex(source_identity).substr(0, 16);
 }
 
-std::unique_ptr<Backend> OpenSource(const MailfsOptions& o, bool* writable) {
+std::unique_ptr<Backend> OpenSource(const MailfsOptions& o, const std::string& cache_dir, bool* writable) {
   *writable = false;
   if (o.source == "memory:") {
     *writable = true;
@@ -61,6 +61,7 @@ std::unique_ptr<Backend> OpenSource(const MailfsOptions& o, bool* writable) {
   if (o.rw || o.create) throw Error(Errc::kReadOnly, o.source + ": IFF extracts are read-only (drop rw/create)");
   iff::IffOptions io;
   io.strict = o.strict;
+  io.cache_dir = cache_dir;
   return iff::OpenIffExtract(o.source, io);
 }
 
@@ -101,10 +102,17 @@ int MailfsMain(int argc, char** argv, bool mount_helper) {
   if (o.source != "memory:" && !StartsWith(o.source, "imap")) {
     source_identity = std::filesystem::absolute(o.source, ec).string();
   }
+  std::string cache_dir = o.cache_dir.empty() ? DefaultCacheDir(source_identity) : o.cache_dir;
+  std::filesystem::create_directories(cache_dir, ec);
+  if (ec) {
+    std::cerr << "mailfs: cannot create the cache folder " << cache_dir << ": " << ec.message() << "\n";
+    return kExitSource;
+  }
+  ::chmod(cache_dir.c_str(), 0700);
   std::unique_ptr<Backend> backend;
   bool writable = false;
   try {
-    backend = OpenSource(o, &writable);
+    backend = OpenSource(o, cache_dir, &writable);
   } catch (const Error& e) {
     std::cerr << "mailfs: " << e.what() << "\n";
     return e.code() == Errc::kAuth ? kExitAuth : kExitSource;
@@ -122,13 +130,7 @@ int MailfsMain(int argc, char** argv, bool mount_helper) {
   fo.gid = o.gid.value_or(::getgid());
   fo.umask = o.umask;
   fo.cache_size = o.cache_size;
-  fo.cache_dir = o.cache_dir.empty() ? DefaultCacheDir(source_identity) : o.cache_dir;
-  std::filesystem::create_directories(fo.cache_dir, ec);
-  if (ec) {
-    std::cerr << "mailfs: cannot create the cache folder " << fo.cache_dir << ": " << ec.message() << "\n";
-    return kExitSource;
-  }
-  ::chmod(fo.cache_dir.c_str(), 0700);
+  fo.cache_dir = cache_dir;
 
   auto filesystem = std::make_unique<fs::Filesystem>(std::move(backend), fo);
   fs::FuseConfig fc;

@@ -14,14 +14,30 @@
 // A file built from a section with a broken row is listed but unreadable:
 // its reads throw kCorrupt with the IFF_E_... text.
 //
+// Listings kept between mounts (IffOptions::cache_dir): one file per folder in
+// "<cache_dir>/iff-listing-<fingerprint>/", holding each message's key, size
+// and header block. The fingerprint covers the renderer version, this file's
+// format and the name, size and modification time of every listed file, so
+// an edited extract is never served stale sizes. Files are written to a
+// temporary name and renamed; an unreadable or foreign file is ignored.
+//
 // Locking: after OpenIffExtract everything is immutable except the
 // side-file cache. Lock order: IffBackend::cache_mu_ is the only lock
 // and a leaf; it is never held while rendering, building side files or
 // reading a file.
 #include "backends/iff/iff_backend.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
+#include <unordered_map>
 #include <mutex>
 #include <utility>
 
@@ -33,6 +49,7 @@
 #include "backends/iff/secondary.h"
 #include "backends/log.h"
 #include "backends/mime/renderer.h"
+#include "backends/sha256.h"
 
 namespace mailfs::iff {
 
@@ -98,10 +115,28 @@ bool Prune(Extract& extract, std::size_t node) {
   return !extract.folders[node].children.empty() || !extract.folders[node].messages.empty();
 }
 
+// Bumped when the listing file format or the IFF-to-MIME mapping changes.
+constexpr int kListingFormat = 1;
+
+// The fingerprint of an extract's files (see the file comment).
+std::string ExtractFingerprint(const Extract& extract) {
+  std::ostringstream in;
+  in << "mailfs iff listing " << kListingFormat << " renderer " << mime::kRendererVersion << "\n";
+  for (const auto& file : extract.files) {
+    struct stat st;
+    if (::fstat(file->fd(), &st) != 0) {
+      return std::string();
+    }
+    in << file->name() << "\t" << st.st_size << "\t" << st.st_mtim.tv_sec << "." << st.st_mtim.tv_nsec << "\t"
+       << st.st_ino << "\n";
+  }
+  return Sha256Hex(in.str()).substr(0, 32);
+}
+
 class IffBackend final : public Backend {
  public:
-  IffBackend(std::string path, Extract extract)
-      : path_(std::move(path)), extract_(std::move(extract)) {
+  IffBackend(std::string path, Extract extract, std::string listing_dir)
+      : path_(std::move(path)), extract_(std::move(extract)), listing_dir_(std::move(listing_dir)) {
     for (std::size_t i = 0; i < extract_.entries.size(); ++i) {
       by_key_.emplace(extract_.entries[i].key, i);
     }
@@ -127,10 +162,25 @@ class IffBackend final : public Backend {
   // copy of every header block would double the listing's memory.
   std::vector<MessageInfo> ListMessages(const FolderId& folder) override {
     std::size_t index = Index(folder);
+    std::unordered_map<std::string, std::pair<std::uint64_t, std::string>> kept = ReadKeptListing(index);
     std::vector<MessageInfo> listing;
     listing.reserve(extract_.folders[index].messages.size());
-    for (std::size_t entry : extract_.folders[index].messages) {
-      listing.push_back(Info(extract_.entries[entry]));
+    bool rendered = false;
+    for (std::size_t i : extract_.folders[index].messages) {
+      const MessageEntry& entry = extract_.entries[i];
+      auto it = kept.find(entry.key);
+      if (it != kept.end() && entry.error.empty()) {
+        MessageInfo info = BaseInfo(entry);
+        info.size = it->second.first;
+        info.headers = std::move(it->second.second);
+        listing.push_back(std::move(info));
+      } else {
+        listing.push_back(Info(entry));
+        rendered = rendered || entry.error.empty();
+      }
+    }
+    if (rendered) {
+      KeepListing(index, listing);
     }
     return listing;
   }
@@ -243,13 +293,80 @@ class IffBackend final : public Backend {
     return out;
   }
 
-  MessageInfo Info(const MessageEntry& entry) const {
+  // What a listing says of |entry| without rendering it.
+  static MessageInfo BaseInfo(const MessageEntry& entry) {
     MessageInfo info;
     info.key = MessageKey{entry.key};
     info.internal_date = entry.internal_date;
     if (entry.seen) {
       info.flags.push_back("\\Seen");
     }
+    return info;
+  }
+
+  std::string ListingPath(std::size_t index) const {
+    return listing_dir_ + "/" + std::to_string(index) + ".list";
+  }
+
+  // The kept listing of folder |index|: key -> (size, header block). Empty
+  // when there is none or it cannot be read.
+  std::unordered_map<std::string, std::pair<std::uint64_t, std::string>> ReadKeptListing(
+      std::size_t index) const {
+    std::unordered_map<std::string, std::pair<std::uint64_t, std::string>> out;
+    if (listing_dir_.empty()) {
+      return out;
+    }
+    std::ifstream in(ListingPath(index), std::ios::binary);
+    std::string magic;
+    if (!in || !std::getline(in, magic) || magic != "mailfs-iff-listing " + std::to_string(kListingFormat)) {
+      return out;
+    }
+    std::string key;
+    while (std::getline(in, key, '\t')) {
+      std::uint64_t size = 0;
+      std::uint64_t length = 0;
+      char tab = 0;
+      char newline = 0;
+      if (!(in >> size) || !in.get(tab) || tab != '\t' || !(in >> length) || !in.get(newline) ||
+          newline != '\n' || length > (1u << 20)) {
+        return {};
+      }
+      std::string headers(length, '\0');
+      if (!in.read(headers.data(), static_cast<std::streamsize>(length))) {
+        return {};
+      }
+      out.emplace(std::move(key), std::make_pair(size, std::move(headers)));
+    }
+    return out;
+  }
+
+  // Writes the listing of folder |index| for the next mount (best effort).
+  void KeepListing(std::size_t index, const std::vector<MessageInfo>& listing) const {
+    if (listing_dir_.empty()) {
+      return;
+    }
+    std::string tmp = ListingPath(index) + ".tmp" + std::to_string(::getpid());
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out << "mailfs-iff-listing " << kListingFormat << "\n";
+      for (const MessageInfo& info : listing) {
+        if (info.unreadable || !info.size) {
+          continue;
+        }
+        out << info.key.value << '\t' << *info.size << '\t' << info.headers.size() << '\n' << info.headers;
+      }
+      if (!out.flush()) {
+        ::unlink(tmp.c_str());
+        return;
+      }
+    }
+    if (::rename(tmp.c_str(), ListingPath(index).c_str()) != 0) {
+      ::unlink(tmp.c_str());
+    }
+  }
+
+  MessageInfo Info(const MessageEntry& entry) const {
+    MessageInfo info = BaseInfo(entry);
     if (!entry.error.empty()) {
       info.unreadable = true;
       info.error = entry.error;
@@ -269,6 +386,7 @@ class IffBackend final : public Backend {
 
   const std::string path_;
   const Extract extract_;
+  const std::string listing_dir_;  // empty: listings are not kept
   std::map<std::string, std::size_t> by_key_;
 
   std::mutex cache_mu_;  // guards side_files_
@@ -304,7 +422,27 @@ std::unique_ptr<Backend> OpenIffExtract(const std::string& path, const IffOption
     }
   }
   Prune(extract, 0);
-  return std::make_unique<IffBackend>(path, std::move(extract));
+  std::string listing_dir;
+  if (!options.cache_dir.empty()) {
+    std::string fingerprint = ExtractFingerprint(extract);
+    if (!fingerprint.empty()) {
+      listing_dir = options.cache_dir + "/iff-listing-" + fingerprint;
+      // Listings of earlier versions of this extract are stale: remove them.
+      std::error_code ec;
+      for (const auto& e : std::filesystem::directory_iterator(options.cache_dir, ec)) {
+        std::string name = e.path().filename().string();
+        if (name.rfind("iff-listing-", 0) == 0 && e.path().string() != listing_dir) {
+          std::filesystem::remove_all(e.path(), ec);
+        }
+      }
+      std::filesystem::create_directories(listing_dir, ec);
+      if (ec) {
+        LOG(kWarning) << "cannot keep listings in " << listing_dir << ": " << ec.message();
+        listing_dir.clear();
+      }
+    }
+  }
+  return std::make_unique<IffBackend>(path, std::move(extract), std::move(listing_dir));
 }
 
 }  // namespace mailfs::iff

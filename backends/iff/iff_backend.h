@@ -13,6 +13,10 @@ namespace mailfs::iff {
 struct IffOptions {
   // Fail on any error, including errors confined to one message.
   bool strict = false;
+  // Where listings (each message's rendered size and header block) are kept
+  // between mounts, so a remount lists without rendering; empty: not kept.
+  // Keyed by the renderer version and the size and time of every listed file.
+  std::string cache_dir;
 };
 
 // Opens the extract at |path| (the extract folder holding one .pkl, or the .pkl

@@ -571,12 +571,25 @@ if start_mount "$IT_TMP/gen/ext" "$mnt" "cache_dir=$IT_TMP/cache-gen"; then
   check_ro_mount "$mnt" "$IT_TMP/gen/ext.manifest.json" "generated"
   stop_mount "$mnt"
   expect_eq "generated: daemon exit status after unmount" "$?" 0
-  # Second mount: the same names and bytes (persistent size cache in use).
+  # Second mount: the same names and bytes, listed from the kept listings.
+  kept=$(find "$IT_TMP/cache-gen" -path '*iff-listing-*' -name '*.list' | wc -l)
+  check "listings are kept in the cache folder ($kept files)" test "$kept" -gt 0
   if start_mount "$IT_TMP/gen/ext" "$mnt" "cache_dir=$IT_TMP/cache-gen"; then
     check "generated, remount with a warm cache: tree matches" \
       python3 "$IT_TMP/verify_tree.py" "$mnt" "$IT_TMP/gen/ext.manifest.json"
+    check "generated, remount: names follow the bytes" python3 "$MAILNAME" check "$mnt"
     stop_mount "$mnt"
     expect_eq "generated, remount: daemon exit status" "$?" 0
+  fi
+  # An edited extract is never listed from a stale listing.
+  before=$(find "$IT_TMP/cache-gen" -maxdepth 1 -name 'iff-listing-*')
+  touch "$IT_TMP/gen/ext/"*.PRI
+  if start_mount "$IT_TMP/gen/ext" "$mnt" "cache_dir=$IT_TMP/cache-gen"; then
+    ls -R "$mnt" > /dev/null
+    after=$(find "$IT_TMP/cache-gen" -maxdepth 1 -name 'iff-listing-*')
+    check "a touched extract gets a new listing folder, the old one removed" \
+      test -n "$after" -a "$before" != "$after" -a ! -e "$before"
+    stop_mount "$mnt"
   fi
 fi
 
