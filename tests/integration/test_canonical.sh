@@ -56,8 +56,12 @@ stop_mount "$m1"
 start_mount "$src" "$m1" "view=canonical,cache_dir=$IT_TMP/cache1,cache_size=64k" || it_finish
 check "a small cache still serves the same tree" diff -r "$m1" "$IT_TMP/copy1"
 stop_mount "$m1"
-left=$(du -sb "$IT_TMP/cache1/canonical" | cut -f1)
-check "cache_size=64k keeps at most 64 KiB of renderings ($left bytes)" test "$left" -le $((64 * 1024 + 4096))
+# Trimming runs at mount and after each folder listing (threads may still be
+# writing then): a mount that lists nothing leaves the cache within bounds.
+start_mount "$src" "$m1" "view=canonical,cache_dir=$IT_TMP/cache1,cache_size=64k" || it_finish
+stop_mount "$m1"
+left=$(find "$IT_TMP/cache1/canonical" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+check "cache_size=64k keeps at most 64 KiB of renderings ($left bytes)" test "$left" -le $((64 * 1024))
 
 # The raw view of the same extract differs (it keeps the X-IFF headers).
 m3="$IT_TMP/raw"
