@@ -15,6 +15,7 @@
 #include "backends/iff/iff_backend.h"
 #include "backends/log.h"
 #include "backends/memory/memory_backend.h"
+#include "backends/pst/pst_backend.h"
 #include "backends/sha256.h"
 #include "fs/filesystem.h"
 #include "fs/fuse_adapter.h"
@@ -56,7 +57,12 @@ std::unique_ptr<Backend> OpenSource(const MailfsOptions& o, const std::string& c
     throw Error(Errc::kUnsupported, "IMAP sources are not supported by this version of mailfs");
   }
   if (EndsWithNoCase(o.source, ".pst") || EndsWithNoCase(o.source, ".ost")) {
-    throw Error(Errc::kUnsupported, "PST files are not supported by this version of mailfs");
+    if (o.rw || o.create) {
+      throw Error(Errc::kReadOnly, o.source + ": writing PST files is not supported yet (mount without rw/create)");
+    }
+    pst::PstOptions po;
+    po.strict = o.strict;
+    return pst::OpenPstFile(o.source, po);
   }
   if (o.rw || o.create) throw Error(Errc::kReadOnly, o.source + ": IFF extracts are read-only (drop rw/create)");
   iff::IffOptions io;

@@ -1,0 +1,163 @@
+#include "backends/pst/pff.h"
+
+#include <vector>
+
+#include "backends/error.h"
+
+namespace mailfs::pst {
+
+std::string TakeError(libpff_error_t* error) {
+  if (error == nullptr) return "unknown libpff error";
+  std::vector<char> text(1024, '\0');
+  if (libpff_error_sprint(error, text.data(), text.size()) < 0) text[0] = '\0';
+  libpff_error_free(&error);
+  std::string out(text.data());
+  // libpff chains messages with newlines; keep them on one line.
+  for (char& c : out) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out.empty() ? "unknown libpff error" : out;
+}
+
+int Check(int rc, libpff_error_t* error, const std::string& what) {
+  if (rc == -1) throw Error(Errc::kCorrupt, what + ": " + TakeError(error));
+  if (error != nullptr) libpff_error_free(&error);
+  return rc;
+}
+
+Item::~Item() {
+  if (item_ != nullptr) libpff_item_free(&item_, nullptr);
+}
+
+Item& Item::operator=(Item&& other) noexcept {
+  if (this != &other) {
+    if (item_ != nullptr) libpff_item_free(&item_, nullptr);
+    item_ = other.item_;
+    other.item_ = nullptr;
+  }
+  return *this;
+}
+
+File::File(const std::string& path) {
+  libpff_error_t* error = nullptr;
+  Check(libpff_file_initialize(&file_, &error), error, path + ": cannot initialise libpff");
+  error = nullptr;
+  if (libpff_file_open(file_, path.c_str(), LIBPFF_OPEN_READ, &error) != 1) {
+    std::string why = TakeError(error);
+    libpff_file_free(&file_, nullptr);
+    throw Error(Errc::kCorrupt, path + ": not a readable PST file (" + why + ")");
+  }
+  open_ = true;
+}
+
+File::~File() {
+  if (open_) libpff_file_close(file_, nullptr);
+  if (file_ != nullptr) libpff_file_free(&file_, nullptr);
+}
+
+namespace {
+
+// An owned record set / record entry.
+struct RecordSet {
+  libpff_record_set_t* set = nullptr;
+  ~RecordSet() {
+    if (set != nullptr) libpff_record_set_free(&set, nullptr);
+  }
+};
+struct RecordEntry {
+  libpff_record_entry_t* entry = nullptr;
+  ~RecordEntry() {
+    if (entry != nullptr) libpff_record_entry_free(&entry, nullptr);
+  }
+};
+
+// Finds property |type| in set |set|: 1 found, 0 absent (or no such set).
+int FindEntry(libpff_item_t* item, int set, std::uint32_t type, RecordSet& rs, RecordEntry& re) {
+  int count = RecordSetCount(item);
+  if (set < 0 || set >= count) return 0;
+  libpff_error_t* error = nullptr;
+  Check(libpff_item_get_record_set_by_index(item, set, &rs.set, &error), error, "record set");
+  error = nullptr;
+  return Check(libpff_record_set_get_entry_by_type(rs.set, type, 0, &re.entry,
+                                                   LIBPFF_ENTRY_VALUE_FLAG_MATCH_ANY_VALUE_TYPE, &error),
+               error, "property lookup");
+}
+
+}  // namespace
+
+int RecordSetCount(libpff_item_t* item) {
+  int count = 0;
+  libpff_error_t* error = nullptr;
+  Check(libpff_item_get_number_of_record_sets(item, &count, &error), error, "record sets");
+  return count;
+}
+
+std::optional<std::string> GetString(libpff_item_t* item, int set, std::uint32_t type) {
+  RecordSet rs;
+  RecordEntry re;
+  if (FindEntry(item, set, type, rs, re) != 1) return std::nullopt;
+  size_t size = 0;
+  libpff_error_t* error = nullptr;
+  if (libpff_record_entry_get_data_as_utf8_string_size(re.entry, &size, &error) != 1) {
+    // Not a string property (or an empty one): treat as absent.
+    if (error != nullptr) libpff_error_free(&error);
+    return std::nullopt;
+  }
+  if (size == 0) return std::string();
+  std::string out(size, '\0');
+  error = nullptr;
+  Check(libpff_record_entry_get_data_as_utf8_string(re.entry, reinterpret_cast<uint8_t*>(out.data()), size,
+                                                    &error),
+        error, "string property");
+  out.resize(out.find('\0') == std::string::npos ? out.size() : out.find('\0'));
+  return out;
+}
+
+std::optional<std::uint32_t> GetU32(libpff_item_t* item, int set, std::uint32_t type) {
+  RecordSet rs;
+  RecordEntry re;
+  if (FindEntry(item, set, type, rs, re) != 1) return std::nullopt;
+  uint32_t value = 0;
+  libpff_error_t* error = nullptr;
+  if (libpff_record_entry_get_data_as_32bit_integer(re.entry, &value, &error) != 1) {
+    if (error != nullptr) libpff_error_free(&error);
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<std::uint64_t> GetFiletime(libpff_item_t* item, int set, std::uint32_t type) {
+  RecordSet rs;
+  RecordEntry re;
+  if (FindEntry(item, set, type, rs, re) != 1) return std::nullopt;
+  uint64_t value = 0;
+  libpff_error_t* error = nullptr;
+  if (libpff_record_entry_get_data_as_filetime(re.entry, &value, &error) != 1) {
+    if (error != nullptr) libpff_error_free(&error);
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<std::string> GetBytes(libpff_item_t* item, int set, std::uint32_t type) {
+  RecordSet rs;
+  RecordEntry re;
+  if (FindEntry(item, set, type, rs, re) != 1) return std::nullopt;
+  size_t size = 0;
+  libpff_error_t* error = nullptr;
+  Check(libpff_record_entry_get_data_size(re.entry, &size, &error), error, "property size");
+  std::string out(size, '\0');
+  if (size > 0) {
+    error = nullptr;
+    Check(libpff_record_entry_get_data(re.entry, reinterpret_cast<uint8_t*>(out.data()), size, &error), error,
+          "property data");
+  }
+  return out;
+}
+
+std::int64_t FiletimeToUnix(std::uint64_t filetime) {
+  return static_cast<std::int64_t>(filetime / 10000000ULL) - 11644473600LL;
+}
+
+}  // namespace mailfs::pst

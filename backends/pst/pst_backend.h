@@ -1,0 +1,28 @@
+// The PST backend: an Outlook data file (.pst, ANSI or Unicode) served
+// read-only as folders of .eml messages (design.md §3 "PST"), read with libpff.
+//
+// Thread safety: libpff handles are not thread-safe, so a PstBackend keeps one
+// open libpff file per mount and one mutex that serialises every libpff call.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "backends/backend.h"
+
+namespace mailfs::pst {
+
+struct PstOptions {
+  // Refuse the file when any folder or item cannot be read.
+  bool strict = false;
+};
+
+// Opens the PST file at |path| read-only. A missing file throws
+// Error(kNotFound); a file libpff cannot open (truncated, corrupt, not a PST)
+// or a password-protected one throws Error(kCorrupt); both name the file.
+// Without strict, an unreadable item is listed as unreadable and its Fetch
+// throws kCorrupt naming its folder and node id; with strict, every item is
+// converted at open and the first failure throws kCorrupt.
+std::unique_ptr<Backend> OpenPstFile(const std::string& path, const PstOptions& options);
+
+}  // namespace mailfs::pst
