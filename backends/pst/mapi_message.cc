@@ -1,5 +1,6 @@
 #include "backends/pst/mapi_message.h"
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -14,7 +15,11 @@ namespace {
 
 // MAPI property tags (property id only; any value type).
 constexpr std::uint32_t kMessageClass = 0x001a;
+constexpr std::uint32_t kImportance = 0x0017;
+constexpr std::uint32_t kSensitivity = 0x0036;
 constexpr std::uint32_t kSubject = 0x0037;
+constexpr std::uint32_t kRepresentingName = 0x0042;
+constexpr std::uint32_t kRepresentingEmail = 0x0065;
 constexpr std::uint32_t kTransportHeaders = 0x007d;
 constexpr std::uint32_t kSenderName = 0x0c1a;
 constexpr std::uint32_t kSenderEmail = 0x0c1f;
@@ -36,6 +41,7 @@ constexpr std::uint32_t kAttachContentId = 0x3712;
 constexpr std::uint32_t kSmtpAddress = 0x39fe;
 constexpr std::uint32_t kInternetCodepage = 0x3fde;
 constexpr std::uint32_t kSenderSmtpAddress = 0x5d01;
+constexpr std::uint32_t kRepresentingSmtpAddress = 0x5d02;
 
 constexpr int kMaxDepth = 8;  // embedded messages nested deeper are not opened
 
@@ -47,6 +53,17 @@ std::string Str(libpff_item_t* item, std::uint32_t type, int set = 0) {
 std::string SmtpOrEmpty(const std::string& a) {
   if (a.find('@') == std::string::npos || a.find(' ') != std::string::npos || a.front() == '/') return "";
   return a;
+}
+
+// A mailbox from a display-name property and SMTP / e-mail address properties.
+mime::Mailbox MailboxOf(libpff_item_t* item, std::uint32_t name_tag, std::uint32_t smtp_tag,
+                        std::uint32_t email_tag) {
+  mime::Mailbox mb;
+  mb.name = Str(item, name_tag);
+  mb.address = SmtpOrEmpty(Str(item, smtp_tag));
+  if (mb.address.empty()) mb.address = SmtpOrEmpty(Str(item, email_tag));
+  if (mb.name == mb.address) mb.name.clear();
+  return mb;
 }
 
 // A body read with one of libpff's message body getters, nullopt if absent.
@@ -262,12 +279,20 @@ mime::Message BuildAt(libpff_item_t* message, int depth) {
   }
   std::string cls = Str(message, kMessageClass);
   if (!have_headers) {
-    mime::Mailbox from;
-    from.name = Str(message, kSenderName);
-    from.address = SmtpOrEmpty(Str(message, kSenderSmtpAddress));
-    if (from.address.empty()) from.address = SmtpOrEmpty(Str(message, kSenderEmail));
-    if (from.name == from.address) from.name.clear();
-    if (!from.name.empty() || !from.address.empty()) m.from.push_back(from);
+    // From is the mailbox the message was sent for; Sender the one that sent
+    // it, when that is someone else (a delegate).
+    mime::Mailbox sender = MailboxOf(message, kSenderName, kSenderSmtpAddress, kSenderEmail);
+    mime::Mailbox owner = MailboxOf(message, kRepresentingName, kRepresentingSmtpAddress, kRepresentingEmail);
+    bool have_sender = !sender.name.empty() || !sender.address.empty();
+    bool have_owner = !owner.name.empty() || !owner.address.empty();
+    if (have_owner) {
+      m.from.push_back(owner);
+      bool same = sender.address.empty() && owner.address.empty() ? sender.name == owner.name
+                                                                 : sender.address == owner.address;
+      if (have_sender && !same) m.sender.push_back(sender);
+    } else if (have_sender) {
+      m.from.push_back(sender);
+    }
     AddRecipients(message, m);
     if (std::optional<std::string> s = GetString(message, 0, kSubject)) {
       // Strip the MAPI subject prefix marker (0x01 + length) when present.
@@ -285,6 +310,26 @@ mime::Message BuildAt(libpff_item_t* message, int depth) {
     if (mime::IsAscii(irt)) m.in_reply_to = irt;
     std::string refs = Str(message, kReferences);
     if (mime::IsAscii(refs)) m.references = refs;
+  }
+  auto has_header = [&](const char* name) {
+    for (const mime::Header& h : m.extra_headers) {
+      if (h.name.size() == std::string_view(name).size() &&
+          std::equal(h.name.begin(), h.name.end(), name, [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+          })) {
+        return true;
+      }
+    }
+    return false;
+  };
+  if (std::optional<std::uint32_t> importance = GetU32(message, 0, kImportance);
+      importance && *importance != 1 && !has_header("Importance")) {
+    m.extra_headers.push_back(mime::Header{"Importance", *importance == 0 ? "low" : "high"});
+  }
+  if (std::optional<std::uint32_t> sensitivity = GetU32(message, 0, kSensitivity);
+      sensitivity && *sensitivity >= 1 && *sensitivity <= 3 && !has_header("Sensitivity")) {
+    static const char* const kNames[] = {"", "Personal", "Private", "Company-Confidential"};
+    m.extra_headers.push_back(mime::Header{"Sensitivity", kNames[*sensitivity]});
   }
   if (!cls.empty()) m.extra_headers.push_back(mime::Header{"X-MS-Message-Class", cls});
 
