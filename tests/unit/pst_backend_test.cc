@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backends/blob.h"
@@ -185,6 +186,32 @@ TEST(PstBackendTest, HeadersBuiltFromMapiProperties) {
           << info.headers;
     }
   }
+}
+
+// Several threads listing and reading at once (libpff calls are serialised
+// inside the backend): every thread sees the same bytes.
+TEST(PstBackendTest, ConcurrentReaders) {
+  REQUIRE_SAMPLE("aspose-Outlook_1.pst");
+  auto backend = OpenPstFile(Sample("aspose-Outlook_1.pst"), PstOptions{});
+  auto digest_all = [&]() {
+    std::string all;
+    std::function<void(const FolderId&)> visit = [&](const FolderId& id) {
+      for (const MessageInfo& info : backend->ListMessages(id)) {
+        all += info.key.value + ":" + std::to_string(ReadAll(*backend->Fetch(id, info.key)).size()) + "\n";
+      }
+      for (const FolderInfo& f : backend->ListFolders(id)) visit(f.id);
+    };
+    visit(backend->Root());
+    return all;
+  };
+  std::vector<std::string> results(4);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = digest_all(); });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const std::string& r : results) EXPECT_EQ(r, results[0]);
+  EXPECT_FALSE(results[0].empty());
 }
 
 TEST(PstBackendTest, OpenErrorsNameTheFile) {

@@ -51,6 +51,8 @@ std::string Damage(const std::string& original, std::uint32_t seed) {
   return copy;
 }
 
+int unreadable_seen = 0;  // unreadable items met so far (reported)
+
 // Opens |path| and reads everything; returns "opened" or the error's text.
 std::string Exercise(const std::string& path, bool strict) {
   PstOptions options;
@@ -68,6 +70,12 @@ std::string Exercise(const std::string& path, bool strict) {
         } catch (const Error& e) {
           EXPECT_TRUE(info.unreadable) << e.what();
           EXPECT_EQ(e.code(), Errc::kCorrupt);
+          // The text names the file, the folder and the item.
+          std::string what = e.what();
+          EXPECT_NE(what.find(path), std::string::npos) << what;
+          EXPECT_NE(what.find("folder \""), std::string::npos) << what;
+          EXPECT_NE(what.find("message "), std::string::npos) << what;
+          ++unreadable_seen;
         }
       }
       for (const FolderInfo& f : backend->ListFolders(id)) visit(f.id, depth + 1);
@@ -100,7 +108,8 @@ void RunSample(const std::string& name) {
     std::cout << result.substr(0, 160) << "\n";
   }
   std::filesystem::remove(path);
-  std::cout << name << ": " << kCopiesPerSample << " damaged copies, " << opened << " opened\n";
+  std::cout << name << ": " << kCopiesPerSample << " damaged copies, " << opened << " opened, "
+            << unreadable_seen << " unreadable items met so far\n";
 }
 
 #define REQUIRE_SAMPLE(name)                                             \
