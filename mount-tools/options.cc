@@ -182,9 +182,10 @@ Shows a mail store as folders of .eml files.
 SOURCE:
   path/to/extract-folder   an Exchange Migration Wizard extract (holds a .pkl)
   path/to/file.pkl         the same, by its packing list
+  path/to/file.pst         an Outlook data file (read-only in this version)
   memory:                  an empty writable store kept in memory (for tests)
-  imap://user@host[:port], imaps://user@host[:port], path/to/file.pst
-                           IMAP and PST sources are not built into this version
+  imap://user@host[:port], imaps://user@host[:port]
+                           IMAP sources are not built into this version
 
 Options:
   -f                    stay in the foreground, log to stderr
