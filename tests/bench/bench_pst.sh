@@ -1,0 +1,89 @@
+#!/bin/bash
+# PST read benchmark (not part of ctest; prints figures): cp -a out of a PST
+# mount against readpst and pffexport on the same file, in one run.
+#
+#   sudo MAILFS_BIN=build/release/mount-tools/mailfs bash tests/bench/bench_pst.sh [FILE.pst]
+#
+# Without FILE, the largest sample in ../shared/fixtures/pst is used. Each run
+# starts with the page cache dropped; outputs go to /dev/shm when it has room.
+set -u
+set -o pipefail
+
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+: "${MAILFS_BIN:=$SRC_DIR/build/mount-tools/mailfs}"
+PST=${1:-$(ls -S "$SRC_DIR"/../shared/fixtures/pst/*.pst 2>/dev/null | head -n 1)}
+[ "$(id -u)" -eq 0 ] || { echo "bench_pst.sh: run as root (drops the page cache)" >&2; exit 2; }
+[ -x "$MAILFS_BIN" ] || { echo "bench_pst.sh: MAILFS_BIN=$MAILFS_BIN is not executable" >&2; exit 2; }
+[ -n "$PST" ] && [ -f "$PST" ] || { echo "bench_pst.sh: no PST file given or found" >&2; exit 2; }
+for tool in readpst pffexport; do
+  command -v "$tool" >/dev/null || { echo "bench_pst.sh: $tool is not installed (pst-utils, pff-tools)" >&2; exit 2; }
+done
+
+OUT_BASE=/dev/shm
+[ -d "$OUT_BASE" ] || OUT_BASE=${TMPDIR:-/tmp}
+WORK=$(mktemp -d "$OUT_BASE/mailfs-bench-pst.XXXXXX")
+MNT="$WORK/mnt"
+DAEMON_PID=""
+cleanup() {
+  mountpoint -q "$MNT" 2>/dev/null && { fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT"; }
+  [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+secs() { python3 -c 'import sys; print("%.3f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$1" "$2"; }
+drop() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; }
+timed() {  # timed LABEL CMD...: prints "LABEL seconds"
+  local label=$1 t0 t1
+  shift
+  drop
+  t0=$(now)
+  "$@" >/dev/null 2>"$WORK/stderr.txt" || echo "bench_pst.sh: warning: $label exited non-zero" >&2
+  t1=$(now)
+  printf '%-46s %10s s\n' "$label" "$(secs "$t0" "$t1")"
+}
+mount_pst() {
+  mkdir -p "$MNT"
+  setsid "$MAILFS_BIN" "$PST" "$MNT" -f -o "cache_dir=$WORK/cache" >"$WORK/daemon.log" 2>&1 </dev/null &
+  DAEMON_PID=$!
+  until mountpoint -q "$MNT"; do
+    kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/daemon.log" >&2; exit 1; }
+    sleep 0.05
+  done
+}
+unmount_pst() { fusermount3 -u "$MNT"; wait "$DAEMON_PID"; DAEMON_PID=""; }
+
+echo "file: $PST ($(stat -c %s "$PST") bytes)"
+printf '%-46s %12s\n' "run" "time"
+mkdir -p "$WORK/readpst" "$WORK/pffexport"
+timed "readpst -j 0 -e -o (libpst)" readpst -j 0 -e -o "$WORK/readpst" "$PST"
+timed "pffexport (libpff)" pffexport -q -t "$WORK/pffexport/out" "$PST"
+mount_pst
+drop
+t0=$(now)
+ls -lR "$MNT" >/dev/null
+t1=$(now)
+printf '%-46s %10s s\n' "ls -lR, cold (mount just made)" "$(secs "$t0" "$t1")"
+t0=$(now)
+cp -a "$MNT" "$WORK/copy"
+t1=$(now)
+cp_s=$(secs "$t0" "$t1")
+printf '%-46s %10s s\n' "cp -a out of the mount (after the listing)" "$cp_s"
+rss=$(awk '/^VmHWM:/ {print $2}' "/proc/$DAEMON_PID/status")
+unmount_pst
+rm -rf "$WORK/copy"
+drop
+mount_pst
+t0=$(now)
+cp -a "$MNT" "$WORK/copy"
+t1=$(now)
+printf '%-46s %10s s\n' "cp -a out of a fresh mount (listing included)" "$(secs "$t0" "$t1")"
+t0=$(now)
+ls -lR "$MNT" >/dev/null
+t1=$(now)
+printf '%-46s %10s s\n' "ls -lR, warm" "$(secs "$t0" "$t1")"
+rss2=$(awk '/^VmHWM:/ {print $2}' "/proc/$DAEMON_PID/status")
+unmount_pst
+printf '%-46s %10s MiB\n' "daemon peak RSS (VmHWM)" "$(( (rss > rss2 ? rss : rss2) / 1024 ))"
+echo "messages: $(find "$WORK/copy" -name '*.eml' | wc -l), bytes: $(du -sb "$WORK/copy" | cut -f1)"
