@@ -114,30 +114,32 @@ std::optional<std::string> GetString(libpff_item_t* item, int set, std::uint32_t
   return out;
 }
 
-std::optional<std::uint32_t> GetU32(libpff_item_t* item, int set, std::uint32_t type) {
+namespace {
+
+// A fixed-size property read with |get| (a libpff_record_entry_get_data_as_*
+// function); nullopt when absent or of another type.
+template <typename T, typename Getter>
+std::optional<T> GetScalar(libpff_item_t* item, int set, std::uint32_t type, Getter get) {
   RecordSet rs;
   RecordEntry re;
   if (FindEntry(item, set, type, rs, re) != 1) return std::nullopt;
-  uint32_t value = 0;
+  T value{};
   libpff_error_t* error = nullptr;
-  if (libpff_record_entry_get_data_as_32bit_integer(re.entry, &value, &error) != 1) {
+  if (get(re.entry, &value, &error) != 1) {
     if (error != nullptr) libpff_error_free(&error);
     return std::nullopt;
   }
   return value;
 }
 
+}  // namespace
+
+std::optional<std::uint32_t> GetU32(libpff_item_t* item, int set, std::uint32_t type) {
+  return GetScalar<std::uint32_t>(item, set, type, libpff_record_entry_get_data_as_32bit_integer);
+}
+
 std::optional<std::uint64_t> GetFiletime(libpff_item_t* item, int set, std::uint32_t type) {
-  RecordSet rs;
-  RecordEntry re;
-  if (FindEntry(item, set, type, rs, re) != 1) return std::nullopt;
-  uint64_t value = 0;
-  libpff_error_t* error = nullptr;
-  if (libpff_record_entry_get_data_as_filetime(re.entry, &value, &error) != 1) {
-    if (error != nullptr) libpff_error_free(&error);
-    return std::nullopt;
-  }
-  return value;
+  return GetScalar<std::uint64_t>(item, set, type, libpff_record_entry_get_data_as_filetime);
 }
 
 std::optional<std::string> GetBytes(libpff_item_t* item, int set, std::uint32_t type) {
