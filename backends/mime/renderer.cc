@@ -378,6 +378,13 @@ std::string EncodeQuotedPrintable(std::string_view text) {
     std::size_t column = 0;
     for (std::size_t i = start; i < end; ++i) {
       auto c = static_cast<unsigned char>(text[i]);
+      // Fast path: a printable byte that is neither the line's last nor at
+      // the soft-break column is copied as it is.
+      if (c >= 33 && c <= 126 && c != '=' && i + 1 < end && column + 1 < kQpLine) {
+        *p++ = static_cast<char>(c);
+        ++column;
+        continue;
+      }
       bool last = i + 1 == end;
       bool literal = (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !last);
       std::size_t len = literal ? 1 : 3;
