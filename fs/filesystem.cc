@@ -376,6 +376,20 @@ std::shared_ptr<Filesystem::MessageState> Filesystem::MakeMessageState(const Mes
   return m;
 }
 
+BlobPtr Filesystem::FetchChecked(const FolderId& folder, const MessageState& msg, const std::string& path) {
+  try {
+    BlobPtr blob = FetchServed(folder, msg);
+    if (blob->Size() != msg.size) {
+      throw Error(Errc::kCorrupt, "size changed from " + std::to_string(msg.size) + " to " +
+                                      std::to_string(blob->Size()) + " bytes");
+    }
+    return blob;
+  } catch (const Error& e) {
+    LOG(kError) << "cannot read " << Redacted(path) << " (" << msg.key.value << "): " << e.what();
+    throw;
+  }
+}
+
 BlobPtr Filesystem::FetchServed(const FolderId& folder, const MessageState& msg) {
   if (msg.unreadable) throw Error(Errc::kCorrupt, msg.error);
   if (msg.content) return msg.content;
@@ -555,8 +569,7 @@ void Filesystem::RecomputeNames(Node& dir, std::vector<std::pair<Ino, std::strin
   }
 }
 
-void Filesystem::RenameGroup(Node& dir, const std::string& base,
-                             std::vector<std::pair<Ino, std::string>>* gone) {
+std::vector<Filesystem::Node*> Filesystem::Group(Node& dir, const std::string& base) {
   std::vector<Node*> group;
   for (Ino m : dir.F().messages) {
     auto it = nodes_.find(m);
@@ -566,6 +579,20 @@ void Filesystem::RenameGroup(Node& dir, const std::string& base,
       group.push_back(&n);
     }
   }
+  return group;
+}
+
+void Filesystem::ForgetListing(Node& dir) {
+  dir.F().listed = false;  // its messages keep their inodes when listed again
+  std::erase_if(dir.F().entries, [&](const auto& e) {
+    auto n = nodes_.find(e.second);
+    return n != nodes_.end() && n->second->kind == Node::Kind::kMessage;
+  });
+}
+
+void Filesystem::RenameGroup(Node& dir, const std::string& base,
+                             std::vector<std::pair<Ino, std::string>>* gone) {
+  std::vector<Node*> group = Group(dir, base);
   std::vector<std::pair<Ino, std::string>> old;
   for (Node* n : group) {
     auto e = dir.F().entries.find(n->name);
@@ -613,13 +640,8 @@ void Filesystem::EnsureHashes(Ino dir_ino, const std::string& base) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     Node& dir = Get(dir_ino);
-    for (Ino m : dir.F().messages) {
-      auto it = nodes_.find(m);
-      if (it == nodes_.end() || it->second->kind != Node::Kind::kMessage) continue;
-      Node& n = *it->second;
-      if (!n.msg->unreadable && !n.msg->side && n.msg->base == base && n.msg->sha256_hex.empty()) {
-        todo.emplace_back(dir.F().folder, n.msg);
-      }
+    for (Node* n : Group(dir, base)) {
+      if (n->msg->sha256_hex.empty()) todo.emplace_back(dir.F().folder, n->msg);
     }
   }
   for (auto& [folder, msg] : todo) {
@@ -867,21 +889,7 @@ std::size_t Filesystem::Read(std::uint64_t fh, std::uint64_t offset, char* buf, 
   BlobPtr blob;
   {
     std::lock_guard<std::mutex> hl(h->mu);
-    if (!h->blob) {
-      try {
-        h->blob = FetchServed(folder, *msg);
-      } catch (const Error& e) {
-        LOG(kError) << "cannot read " << Redacted(path) << " (" << msg->key.value << "): " << e.what();
-        throw;
-      }
-      if (h->blob->Size() != msg->size) {
-        std::string why = "size changed from " + std::to_string(msg->size) + " to " +
-                          std::to_string(h->blob->Size()) + " bytes";
-        LOG(kError) << "cannot read " << Redacted(path) << " (" << msg->key.value << "): " << why;
-        h->blob.reset();
-        throw Error(Errc::kCorrupt, why);
-      }
-    }
+    if (!h->blob) h->blob = FetchChecked(folder, *msg, path);
     blob = h->blob;
   }
   try {
@@ -917,16 +925,7 @@ std::size_t Filesystem::ReadNode(Ino ino, std::uint64_t offset, char* buf, std::
       folder = Get(node.parent).F().folder;
       path = PathOf(node);
     }
-    try {
-      blob = FetchServed(folder, *msg);
-      if (blob->Size() != msg->size) {
-        throw Error(Errc::kCorrupt, "size changed from " + std::to_string(msg->size) + " to " +
-                                        std::to_string(blob->Size()) + " bytes");
-      }
-    } catch (const Error& e) {
-      LOG(kError) << "cannot read " << Redacted(path) << " (" << msg->key.value << "): " << e.what();
-      throw;
-    }
+    blob = FetchChecked(folder, *msg, path);
     std::lock_guard<std::mutex> lock(recent_mu_);
     recent_.insert(recent_.begin(), {ino, blob});
     if (recent_.size() > kRecent) recent_.pop_back();
@@ -1122,22 +1121,14 @@ void Filesystem::Commit(Ino ino, Ino dir_ino, const std::string& written_name) {
     m->base = base;
     m->sha256_hex = prepared.sha256_hex;
     node.msg = m;
-    dir.F().listed = false;  // its messages keep their inodes when listed again
-    for (auto it = dir.F().entries.begin(); it != dir.F().entries.end();) {
-      auto n = nodes_.find(it->second);
-      it = (n != nodes_.end() && n->second->kind == Node::Kind::kMessage) ? dir.F().entries.erase(it) : std::next(it);
-    }
+    ForgetListing(dir);
     return;
   }
   bool collides = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    Node& dir = Get(dir_ino);
-    for (Ino m : dir.F().messages) {
-      auto it = nodes_.find(m);
-      if (it == nodes_.end() || it->second->kind != Node::Kind::kMessage) continue;
-      Node& n = *it->second;
-      if (n.ino != ino && n.msg->base == base && (!replaced || n.msg != replaced)) collides = true;
+    for (Node* n : Group(Get(dir_ino), base)) {
+      if (n->ino != ino && n->msg != replaced) collides = true;
     }
   }
   if (collides) EnsureHashes(dir_ino, base);
@@ -1439,24 +1430,13 @@ void Filesystem::Rename(Ino parent, const std::string& name, Ino new_parent, con
                       dd.F().messages.end());
   }
   if (!key) {
-    dd.F().listed = false;  // its messages keep their inodes when listed again
-    for (auto it = dd.F().entries.begin(); it != dd.F().entries.end();) {
-      auto x = nodes_.find(it->second);
-      it = (x != nodes_.end() && x->second->kind == Node::Kind::kMessage) ? dd.F().entries.erase(it) : std::next(it);
-    }
+    ForgetListing(dd);
     n.parent = 0;
   } else {
     msg->key = *key;
     n.parent = new_parent;
     dd.F().messages.push_back(ino);
-    bool collides = false;
-    for (Ino m : dd.F().messages) {
-      auto it = nodes_.find(m);
-      if (m != ino && it != nodes_.end() && it->second->kind == Node::Kind::kMessage &&
-          it->second->msg->base == msg->base) {
-        collides = true;
-      }
-    }
+    bool collides = Group(dd, msg->base).size() > 1;
     if (collides && msg->sha256_hex.empty()) {
       lock.unlock();
       EnsureHashes(new_parent, msg->base);

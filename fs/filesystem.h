@@ -171,6 +171,13 @@ class Filesystem {
   bool IsDotContext(const Node& dir, const std::string& name) const;  // mu_ held
   void RequireWritable() const;
   BlobPtr FetchServed(const FolderId& folder, const MessageState& msg);
+  // FetchServed, refusing bytes whose size differs from the listed one
+  // (design §5); failures are logged with |path|.
+  BlobPtr FetchChecked(const FolderId& folder, const MessageState& msg, const std::string& path);
+  // The readable messages of |dir| named from |base|. mu_ held.
+  std::vector<Node*> Group(Node& dir, const std::string& base);
+  // Drops |dir|'s message names so that it is listed again. mu_ held.
+  void ForgetListing(Node& dir);
   std::string MessageIdOf(Ino ino);
   void Commit(Ino ino, Ino dir_ino, const std::string& written_name);
   std::shared_ptr<MessageState> MakeMessageState(const MessageInfo& info, const FolderId& folder);
