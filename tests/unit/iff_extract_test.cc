@@ -25,9 +25,13 @@
 #include "backends/iff/iff_error.h"
 #include "backends/iff/model_builder.h"
 #include "backends/mime/header_decode.h"
+#include "tests/support/transfer_decode.h"
 
 namespace mailfs::iff {
 namespace {
+
+using ::mailfs::testing::DecodeBase64;
+using ::mailfs::testing::DecodeQp;
 
 namespace fs = std::filesystem;
 
@@ -196,41 +200,7 @@ std::size_t Count(std::string_view text, std::string_view needle) {
   return n;
 }
 
-std::string DecodeBase64(std::string_view in) {
-  static constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    std::size_t v = kAlphabet.find(c);
-    if (v == std::string_view::npos) {
-      continue;
-    }
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xFF);
-    }
-  }
-  return out;
-}
 
-std::string DecodeQp(std::string_view in) {
-  std::string out;
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '=') {
-      out += in[i];
-    } else if (i + 2 < in.size() && in[i + 1] == '\r' && in[i + 2] == '\n') {
-      i += 2;
-    } else if (i + 2 < in.size()) {
-      out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    }
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------- behaviour
 

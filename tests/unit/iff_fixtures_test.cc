@@ -22,9 +22,13 @@
 #include "backends/iff/iff_backend.h"
 #include "backends/mime/header_decode.h"
 #include "backends/sha256.h"
+#include "tests/support/transfer_decode.h"
 
 namespace mailfs::iff {
 namespace {
+
+using ::mailfs::testing::DecodeBase64;
+using ::mailfs::testing::DecodeQp;
 
 // ---- a minimal JSON reader (objects, arrays, strings, numbers, literals) ----
 
@@ -235,49 +239,7 @@ std::string Param(std::string_view value, std::string_view name) {
   return std::string(rest.substr(0, rest.find(';')));
 }
 
-std::string DecodeBase64(std::string_view in) {
-  std::string out;
-  unsigned buf = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z') {
-      v = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      v = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      v = c - '0' + 52;
-    } else if (c == '+') {
-      v = 62;
-    } else if (c == '/') {
-      v = 63;
-    } else {
-      continue;
-    }
-    buf = (buf << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buf >> bits) & 0xFF);
-    }
-  }
-  return out;
-}
 
-std::string DecodeQp(std::string_view in) {
-  std::string out;
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '=') {
-      out += in[i];
-    } else if (i + 2 < in.size() + 0 && in[i + 1] == '\r' && in[i + 2] == '\n') {
-      i += 2;
-    } else if (i + 2 < in.size()) {
-      out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    }
-  }
-  return out;
-}
 
 std::string DecodedBody(const Entity& e) {
   std::string cte = AsciiLower(Header(e, "Content-Transfer-Encoding"));

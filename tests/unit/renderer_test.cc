@@ -12,9 +12,13 @@
 #include "backends/error.h"
 #include "backends/mime/header_encode.h"
 #include "backends/mime/parser.h"
+#include "tests/support/transfer_decode.h"
 
 namespace mailfs::mime {
 namespace {
+
+using ::mailfs::testing::DecodeBase64;
+using ::mailfs::testing::DecodeQp;
 
 std::string GoldenPath(const std::string& name) {
   return std::string(MAILFS_SOURCE_DIR) + "/tests/data/golden/" + name;
@@ -138,23 +142,6 @@ RenderOptions Prefix(std::string prefix = "=_iff_3fa9c2d1") {
   return o;
 }
 
-// Decodes quoted-printable (for checking the encoder).
-std::string DecodeQp(const std::string& in) {
-  std::string out;
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '=') {
-      if (in.compare(i + 1, 2, "\r\n") == 0) {
-        i += 2;
-        continue;
-      }
-      out += static_cast<char>(std::stoi(in.substr(i + 1, 2), nullptr, 16));
-      i += 2;
-    } else {
-      out += in[i];
-    }
-  }
-  return out;
-}
 
 std::vector<std::string> Lines(const std::string& s) {
   std::vector<std::string> lines;
@@ -580,31 +567,6 @@ TEST(RendererTest, ShortAttachmentBlobThrows) {
   EXPECT_THROW(RenderToString(m, Prefix()), Error);
 }
 
-// Decodes base64 (for checking kept bytes); ignores CR and LF.
-std::string DecodeBase64(std::string_view in) {
-  static constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '\r' || c == '\n' || c == '=') {
-      continue;
-    }
-    std::size_t v = kAlphabet.find(c);
-    if (v == std::string_view::npos) {
-      ADD_FAILURE() << "not base64: " << int(c);
-      return out;
-    }
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xFF);
-    }
-  }
-  return out;
-}
 
 // Kept bytes of a text part: CR, LF, bare CR, NUL and 8-bit bytes (not
 // UTF-8) survive byte for byte, with no charset and no transcoding.
