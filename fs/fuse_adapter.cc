@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -42,8 +43,19 @@ int ToErrno(Errc code) {
 
 namespace {
 
+// An open directory: the snapshot its READDIR calls page through.
+struct DirHandle {
+  std::vector<DirEntry> entries;
+};
+
 // Per-mount state reachable from every callback through fuse_req_userdata.
 struct Context final : Invalidator {
+  // Open directories, owned here: a RELEASEDIR can be lost when the session
+  // ends while a directory is open, and what is left is freed with the mount.
+  std::mutex dirs_mu;
+  std::map<std::uint64_t, std::unique_ptr<DirHandle>> dirs;
+  std::uint64_t next_dir = 1;
+
   Filesystem* fs = nullptr;
   fuse_session* session = nullptr;
   double entry_timeout = 1.0;
@@ -220,15 +232,14 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fu
   });
 }
 
-struct DirHandle {
-  std::vector<DirEntry> entries;
-};
-
 void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Guard(req, "opendir", [&] {
+    Context& ctx = Ctx(req);
     auto dh = std::make_unique<DirHandle>();
-    dh->entries = Ctx(req).fs->ReadDir(ino);
-    fi->fh = reinterpret_cast<uint64_t>(dh.release());
+    dh->entries = ctx.fs->ReadDir(ino);
+    std::lock_guard<std::mutex> lock(ctx.dirs_mu);
+    fi->fh = ctx.next_dir++;
+    ctx.dirs[fi->fh] = std::move(dh);
     fi->cache_readdir = Ctx(req).fs->options().writable ? 0 : 1;
     fi->keep_cache = fi->cache_readdir;
     fuse_reply_open(req, fi);
@@ -238,7 +249,13 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi, bool plus) {
   Guard(req, plus ? "readdirplus" : "readdir", [&] {
     Context& ctx = Ctx(req);
-    auto* dh = reinterpret_cast<DirHandle*>(fi->fh);
+    DirHandle* dh = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(ctx.dirs_mu);
+      auto it = ctx.dirs.find(fi->fh);
+      if (it == ctx.dirs.end()) throw Error(Errc::kInvalid, "bad directory handle");
+      dh = it->second.get();  // stays until RELEASEDIR, which follows the last READDIR
+    }
     std::vector<char> buf(size);
     size_t used = 0;
     size_t total = dh->entries.size() + 2;
@@ -286,7 +303,11 @@ void OpReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
   ReadDirCommon(req, ino, size, off, fi, true);
 }
 void OpReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  delete reinterpret_cast<DirHandle*>(fi->fh);
+  {
+    Context& ctx = Ctx(req);
+    std::lock_guard<std::mutex> lock(ctx.dirs_mu);
+    ctx.dirs.erase(fi->fh);
+  }
   fuse_reply_err(req, 0);
 }
 
