@@ -1,0 +1,52 @@
+// Table Context (TC, pst-writing.md §7.4, [MS-PST] §2.3.4): a heap with a
+// TCINFO (column descriptions), a row matrix of fixed-size rows (in the heap,
+// or in a subnode when larger than one heap item) and a BTH row index
+// (row id -> row position).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backends/pst/writer/ltp/property.h"
+
+namespace mailfs::pst::writer::ltp {
+
+inline constexpr std::uint16_t kPidLtpRowId = 0x67F2;
+inline constexpr std::uint16_t kPidLtpRowVer = 0x67F3;
+
+struct TableColumn {
+  std::uint16_t id = 0;
+  std::uint16_t type = 0;
+  bool operator==(const TableColumn&) const = default;
+};
+
+struct TableRow {
+  std::uint32_t row_id = 0;
+  std::uint32_t row_ver = 0;
+  PropertyMap cells;  // present cells; ids must be columns of the table
+  bool operator==(const TableRow&) const = default;
+};
+
+struct Table {
+  // The columns besides PidTagLtpRowId / PidTagLtpRowVer, which every table
+  // has (at offsets 0 and 4, existence bits 0 and 1).
+  std::vector<TableColumn> columns;
+  std::vector<TableRow> rows;  // in row-matrix order
+  bool operator==(const Table&) const = default;
+
+  // Position of the row with |row_id| in rows, or -1.
+  long Find(std::uint32_t row_id) const;
+};
+
+// Builds a TC node. Cells are laid out 8/4-byte, 2-byte, 1-byte, then the
+// existence bitmap, each group in column order; existence bits follow the
+// column order. Throws kInvalid for a cell whose id is not a column, whose
+// type differs from its column's, duplicate row ids or columns.
+NodeContent BuildTable(const Table& table, const NidSource& new_subnode_nid);
+
+// Reads a TC node (the template columns and every row with its present
+// cells). Throws kCorrupt naming |what| and the position for bad bytes.
+Table ParseTable(const NodeContent& node, const std::string& what);
+
+}  // namespace mailfs::pst::writer::ltp
