@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +14,8 @@
 
 #include "backends/error.h"
 #include "backends/iff/iff_backend.h"
+#include "backends/imap/credentials.h"
+#include "backends/imap/imap_backend.h"
 #include "backends/log.h"
 #include "backends/memory/memory_backend.h"
 #include "backends/pst/pst_backend.h"
@@ -47,6 +50,72 @@ std::string DefaultCacheDir(const std::string& source_identity) {
   return base + "/mailfs/" + Sha256Hex(source_identity).substr(0, 16);
 }
 
+unsigned OptionNumber(const std::string& value) { return static_cast<unsigned>(std::stoul(value)); }
+
+// An imap:// or imaps:// source with the IMAP options (design.md §9, §10).
+// The password is read here, before the daemon detaches from the terminal.
+std::unique_ptr<Backend> OpenImap(const MailfsOptions& o, const std::string& cache_dir) {
+  if (o.create) throw Error(Errc::kInvalid, "create is for PST files; an IMAP account is made writable with rw");
+  imap::ImapUrl url = imap::ParseImapUrl(o.source);
+  imap::ImapOptions io;
+  io.server.host = url.host;
+  io.server.port = url.port;
+  io.server.user = url.user;
+  io.server.tls = url.implicit_tls ? imap::TlsMode::kImplicit : imap::TlsMode::kStartTls;
+  std::string passfile, passcmd, oauth2_cmd;
+  bool port_given = o.source.find(':', o.source.find('@')) != std::string::npos;
+  for (const auto& [name, value] : o.backend_options) {
+    if (name == "connections") {
+      io.connections = std::max(1u, OptionNumber(value));
+    } else if (name == "timeout") {
+      io.server.timeout_sec = static_cast<int>(std::max(1u, OptionNumber(value)));
+    } else if (name == "dir_cache_ttl") {
+      io.dir_cache_ttl = OptionNumber(value);
+    } else if (name == "passfile") {
+      passfile = value;
+    } else if (name == "passcmd") {
+      passcmd = value;
+    } else if (name == "oauth2_cmd") {
+      oauth2_cmd = value;
+    } else if (name == "cafile") {
+      io.server.tls_settings.cafile = value;
+    } else if (name == "inbox_name") {
+      io.inbox_name = value;
+    } else if (name == "tls") {
+      if (value == "implicit") {
+        io.server.tls = imap::TlsMode::kImplicit;
+        if (!port_given) io.server.port = 993;
+      } else if (value == "starttls") {
+        io.server.tls = imap::TlsMode::kStartTls;
+        if (!port_given) io.server.port = 143;
+      } else {
+        io.server.tls = imap::TlsMode::kNone;
+      }
+    }
+  }
+  if (!oauth2_cmd.empty()) {
+    io.server.oauth2_token = [oauth2_cmd] { return imap::RunCredentialCommand("oauth2_cmd", oauth2_cmd); };
+  } else {
+    std::string password;
+    if (!passfile.empty()) {
+      password = imap::ReadPassFile(passfile);
+    } else if (!passcmd.empty()) {
+      password = imap::RunCredentialCommand("passcmd", passcmd);
+    } else if (const char* env = std::getenv("MAILFS_PASSWORD"); env != nullptr && *env != '\0') {
+      password = env;
+      ::unsetenv("MAILFS_PASSWORD");  // not inherited by anything the daemon runs
+    } else {
+      password = imap::PromptPassword("Password for " + url.user + "@" + url.host + ": ");
+    }
+    io.server.password = [password] { return password; };
+  }
+  io.description = o.source;
+  io.writable = o.rw;
+  io.cache_dir = cache_dir;
+  io.cache_size = o.cache_size;
+  return imap::OpenImapAccount(io);
+}
+
 std::unique_ptr<Backend> OpenSource(const MailfsOptions& o, const std::string& cache_dir, bool* writable) {
   *writable = false;
   if (o.source == "memory:") {
@@ -54,7 +123,8 @@ std::unique_ptr<Backend> OpenSource(const MailfsOptions& o, const std::string& c
     return std::make_unique<memory::MemoryBackend>();
   }
   if (StartsWith(o.source, "imap://") || StartsWith(o.source, "imaps://")) {
-    throw Error(Errc::kUnsupported, "IMAP sources are not supported by this version of mailfs");
+    *writable = o.rw;
+    return OpenImap(o, cache_dir);
   }
   if (EndsWithNoCase(o.source, ".pst") || EndsWithNoCase(o.source, ".ost")) {
     if (o.rw || o.create) {

@@ -184,8 +184,9 @@ SOURCE:
   path/to/file.pkl         the same, by its packing list
   path/to/file.pst         an Outlook data file (read-only in this version)
   memory:                  an empty writable store kept in memory (for tests)
-  imap://user@host[:port], imaps://user@host[:port]
-                           IMAP sources are not built into this version
+  imaps://user@host[:port] an IMAP account over TLS (port 993)
+  imap://user@host[:port]  the same with STARTTLS (port 143); the user may
+                           be %-escaped (alice%40example.com)
 
 Options:
   -f                    stay in the foreground, log to stderr
@@ -210,9 +211,19 @@ Options:
   -o uid=N, gid=N       owner shown for every file (default: you)
   -o umask=NNN          widen the private modes 0400/0500 (0600/0700 rw)
   -o max_threads=N      FUSE worker threads (default 8)
-  IMAP options, accepted for fstab lines and used by the IMAP backend:
-  connections=N, timeout=S, dir_cache_ttl=, passfile=,
-  passcmd=, oauth2_cmd=, tls=implicit|starttls|none, cafile=, inbox_name=
+  IMAP (the password is never an option: passfile, passcmd, the
+  MAILFS_PASSWORD environment variable, or a prompt on the terminal):
+  -o passfile=FILE      first line of FILE (refused unless mode 0600 or 0400)
+  -o passcmd=CMD        first line printed by the shell command CMD
+  -o oauth2_cmd=CMD     XOAUTH2 with the token CMD prints (run at each login)
+  -o tls=implicit|starttls|none
+                        TLS mode (default by scheme); none must be explicit
+  -o cafile=FILE        also trust the CA certificate(s) in FILE (PEM)
+  -o connections=N      IMAP sessions in parallel (default 4)
+  -o timeout=S          seconds without progress before an operation fails
+                        with ETIMEDOUT (default 60)
+  -o dir_cache_ttl=S    folder list kept this long (default 30)
+  -o inbox_name=NAME    show INBOX under this name
 
 Exit status:
   0  unmounted cleanly

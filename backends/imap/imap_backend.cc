@@ -1,0 +1,992 @@
+#include "backends/imap/imap_backend.h"
+
+#include <fcntl.h>
+#include <libetpan/libetpan.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "backends/imap/listing_store.h"
+#include "backends/imap/mutf7.h"
+#include "backends/log.h"
+#include "backends/sha256.h"
+
+namespace mailfs::imap {
+namespace {
+
+constexpr std::size_t kBatchMessages = 64;         // messages per read-ahead FETCH
+constexpr std::uint64_t kBatchBytes = 16ull << 20;  // bytes per read-ahead FETCH
+constexpr std::size_t kAheadWindow = 48;            // keep this many following messages fetched
+
+std::string ToLowerAscii(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string MessageKeyOf(std::uint32_t uidvalidity, std::uint32_t uid) {
+  return "imap:" + std::to_string(uidvalidity) + "/" + std::to_string(uid);
+}
+
+// "imap:V/U" -> (V, U); throws kNotFound for anything else.
+std::pair<std::uint32_t, std::uint32_t> ParseKey(const MessageKey& key) {
+  const std::string& k = key.value;
+  std::size_t slash = k.find('/');
+  if (k.rfind("imap:", 0) != 0 || slash == std::string::npos) throw Error(Errc::kNotFound, "no message " + k);
+  try {
+    std::size_t used = 0;
+    unsigned long v = std::stoul(k.substr(5, slash - 5), &used);
+    if (used != slash - 5) throw std::invalid_argument(k);
+    unsigned long u = std::stoul(k.substr(slash + 1), &used);
+    if (used != k.size() - slash - 1 || v > 0xFFFFFFFFul || u > 0xFFFFFFFFul || u == 0) throw std::invalid_argument(k);
+    return {static_cast<std::uint32_t>(v), static_cast<std::uint32_t>(u)};
+  } catch (const std::exception&) {
+    throw Error(Errc::kNotFound, "no message " + k);
+  }
+}
+
+std::int64_t ToEpoch(const mailimap_date_time* dt) {
+  if (dt == nullptr) return 0;
+  std::tm tm{};
+  tm.tm_year = dt->dt_year - 1900;
+  tm.tm_mon = dt->dt_month - 1;
+  tm.tm_mday = dt->dt_day;
+  tm.tm_hour = dt->dt_hour;
+  tm.tm_min = dt->dt_min;
+  tm.tm_sec = dt->dt_sec;
+  std::int64_t t = ::timegm(&tm);
+  int zone = dt->dt_zone;
+  int sign = zone < 0 ? -1 : 1;
+  zone = std::abs(zone);
+  return t - sign * ((zone / 100) * 3600 + (zone % 100) * 60);
+}
+
+Flags FlagsOf(const mailimap_msg_att_dynamic* dyn) {
+  Flags out;
+  if (dyn == nullptr || dyn->att_list == nullptr) return out;
+  for (clistiter* it = clist_begin(dyn->att_list); it != nullptr; it = clist_next(it)) {
+    auto* ff = static_cast<mailimap_flag_fetch*>(clist_content(it));
+    if (ff->fl_type != MAILIMAP_FLAG_FETCH_OTHER || ff->fl_flag == nullptr) continue;
+    const mailimap_flag* f = ff->fl_flag;
+    switch (f->fl_type) {
+      case MAILIMAP_FLAG_ANSWERED: out.emplace_back("\\Answered"); break;
+      case MAILIMAP_FLAG_FLAGGED: out.emplace_back("\\Flagged"); break;
+      case MAILIMAP_FLAG_DELETED: out.emplace_back("\\Deleted"); break;
+      case MAILIMAP_FLAG_SEEN: out.emplace_back("\\Seen"); break;
+      case MAILIMAP_FLAG_DRAFT: out.emplace_back("\\Draft"); break;
+      case MAILIMAP_FLAG_KEYWORD:
+        if (f->fl_data.fl_keyword != nullptr) out.emplace_back(f->fl_data.fl_keyword);
+        break;
+      case MAILIMAP_FLAG_EXTENSION:
+        if (f->fl_data.fl_extension != nullptr) out.emplace_back(std::string("\\") + f->fl_data.fl_extension);
+        break;
+      default: break;
+    }
+  }
+  return out;
+}
+
+// What one FETCH response item says about a message.
+struct FetchedItem {
+  std::uint32_t uid = 0;
+  bool has_flags = false;
+  Flags flags;
+  std::int64_t internal_date = 0;
+  std::optional<std::uint64_t> size;
+  std::optional<std::string> header_fields;
+};
+
+FetchedItem ReadMsgAtt(const mailimap_msg_att* att) {
+  FetchedItem out;
+  for (clistiter* it = clist_begin(att->att_list); it != nullptr; it = clist_next(it)) {
+    auto* item = static_cast<mailimap_msg_att_item*>(clist_content(it));
+    if (item->att_type == MAILIMAP_MSG_ATT_ITEM_DYNAMIC) {
+      out.has_flags = true;
+      out.flags = FlagsOf(item->att_data.att_dyn);
+      continue;
+    }
+    if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC) continue;
+    const mailimap_msg_att_static* st = item->att_data.att_static;
+    switch (st->att_type) {
+      case MAILIMAP_MSG_ATT_UID: out.uid = st->att_data.att_uid; break;
+      case MAILIMAP_MSG_ATT_INTERNALDATE: out.internal_date = ToEpoch(st->att_data.att_internal_date); break;
+      case MAILIMAP_MSG_ATT_RFC822_SIZE: out.size = st->att_data.att_rfc822_size; break;
+      case MAILIMAP_MSG_ATT_BODY_SECTION: {
+        const mailimap_msg_att_body_section* b = st->att_data.att_body_section;
+        if (b != nullptr && b->sec_body_part != nullptr) {
+          out.header_fields = std::string(b->sec_body_part, b->sec_length);
+        } else {
+          out.header_fields = std::string();
+        }
+        break;
+      }
+      default: break;
+    }
+  }
+  return out;
+}
+
+// RAII owners of libetpan structures.
+struct SetDeleter {
+  void operator()(mailimap_set* s) const { mailimap_set_free(s); }
+};
+using SetPtr = std::unique_ptr<mailimap_set, SetDeleter>;
+struct FetchTypeDeleter {
+  void operator()(mailimap_fetch_type* t) const { mailimap_fetch_type_free(t); }
+};
+using FetchTypePtr = std::unique_ptr<mailimap_fetch_type, FetchTypeDeleter>;
+
+SetPtr UidSet(const std::vector<std::uint32_t>& uids) {
+  SetPtr set(mailimap_set_new_empty());
+  std::vector<std::uint32_t> sorted = uids;
+  std::sort(sorted.begin(), sorted.end());
+  for (std::size_t i = 0; i < sorted.size();) {
+    std::size_t j = i;
+    while (j + 1 < sorted.size() && sorted[j + 1] == sorted[j] + 1) ++j;
+    mailimap_set_add_interval(set.get(), sorted[i], sorted[j]);
+    i = j + 1;
+  }
+  return set;
+}
+
+// Runs a UID FETCH whose responses are handed to |on_item| one by one as they
+// arrive (libetpan keeps none of them), so a 100,000-message listing never
+// sits whole in libetpan's memory.
+struct FetchRun {
+  std::function<void(const mailimap_msg_att*)> on_item;
+  std::exception_ptr error;
+};
+
+void OnMsgAtt(mailimap_msg_att* att, void* context) {
+  auto* run = static_cast<FetchRun*>(context);
+  if (run->error) return;
+  try {
+    run->on_item(att);
+  } catch (...) {
+    run->error = std::current_exception();
+  }
+}
+
+void NoProgress(size_t, size_t, void*) {}
+
+void RunUidFetch(Session& s, mailimap_set* set, mailimap_fetch_type* type, FetchRun& run, const std::string& what) {
+  // libetpan calls the item handler only when a progress callback is set.
+  mailimap_set_progress_callback(s.raw(), nullptr, NoProgress, nullptr);
+  mailimap_set_msg_att_handler(s.raw(), OnMsgAtt, &run);
+  clist* result = nullptr;
+  int rc = mailimap_uid_fetch(s.raw(), set, type, &result);
+  mailimap_set_msg_att_handler(s.raw(), nullptr, nullptr);
+  mailimap_set_progress_callback(s.raw(), nullptr, nullptr, nullptr);
+  if (result != nullptr) {
+    // Items the handler did not take (none expected).
+    for (clistiter* it = clist_begin(result); it != nullptr; it = clist_next(it)) {
+      OnMsgAtt(static_cast<mailimap_msg_att*>(clist_content(it)), &run);
+    }
+    mailimap_fetch_list_free(result);
+  }
+  // A UID FETCH that matched nothing answers OK with no items; NO is an error.
+  s.Check(rc, what);
+  if (run.error) std::rethrow_exception(run.error);
+}
+
+// Body streaming for BODY.PEEK[]: libetpan hands each literal's bytes to
+// OnBodyBytes as they arrive; they go to a temporary file that OnBodyDone
+// (the message's FETCH item complete, its UID known) renames into the cache.
+struct BodySink {
+  std::string tmp_dir;
+  int fd = -1;
+  std::string tmp_path;
+  std::uint64_t written = 0;
+  bool write_failed = false;
+  int write_errno = 0;
+
+  bool Open() {
+    if (fd >= 0) return true;
+    char name[] = "fetch.XXXXXX";
+    tmp_path = tmp_dir + "/" + name;
+    std::vector<char> buf(tmp_path.begin(), tmp_path.end());
+    buf.push_back('\0');
+    fd = ::mkstemp(buf.data());
+    if (fd < 0) {
+      write_failed = true;
+      write_errno = errno;
+      return false;
+    }
+    tmp_path = buf.data();
+    written = 0;
+    return true;
+  }
+  void Discard() {
+    if (fd >= 0) {
+      ::close(fd);
+      ::unlink(tmp_path.c_str());
+      fd = -1;
+    }
+  }
+};
+
+bool OnBodyBytes(int, mailimap_msg_att_body_section*, const char* bytes, size_t length, void* context) {
+  auto* sink = static_cast<BodySink*>(context);
+  if (!sink->Open()) return false;
+  while (length > 0) {
+    ssize_t n = ::write(sink->fd, bytes, length);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      sink->write_failed = true;
+      sink->write_errno = errno;
+      return false;
+    }
+    bytes += n;
+    length -= static_cast<std::size_t>(n);
+    sink->written += static_cast<std::uint64_t>(n);
+  }
+  return true;
+}
+
+bool IsSpecialUse(const std::string& flag) {
+  static const std::set<std::string> kSpecial = {"all", "archive", "drafts", "flagged", "junk", "sent", "trash",
+                                                 "important"};
+  return kSpecial.count(ToLowerAscii(flag)) != 0;
+}
+
+struct MailboxEntry {
+  std::string raw;   // server name
+  bool selectable = true;
+  std::string special_use;
+};
+
+class ImapBackend final : public Backend {
+ public:
+  explicit ImapBackend(ImapOptions options);
+  ~ImapBackend() override;
+
+  std::string Describe() const override { return options_.description; }
+  Capabilities GetCapabilities() const override;
+  FolderId Root() const override { return FolderId{""}; }
+  std::vector<FolderInfo> ListFolders(const FolderId& folder) override;
+  std::vector<MessageInfo> ListMessages(const FolderId& folder) override;
+  BlobPtr Fetch(const FolderId& folder, const MessageKey& key) override;
+
+  // Opens the first session now, so that a bad login fails the mount.
+  void Start();
+
+ private:
+  using SessionPtr = std::unique_ptr<Session>;
+
+  SessionPtr Acquire(const std::string& mailbox);
+  void Release(SessionPtr session);
+  // Runs |fn| on a pooled session; a connection that dies under an
+  // idempotent operation is replaced and |fn| run once more.
+  template <typename Fn>
+  auto WithSession(const std::string& mailbox, bool idempotent, const std::string& what, Fn&& fn);
+
+  void RefreshMailboxes(bool force);
+  std::string DisplayName(const std::string& raw) const;  // last component, UTF-8
+  std::string ParentOf(const std::string& raw) const;
+
+  // Listing helpers (session has |mailbox| selected).
+  void FetchListing(Session& s, std::uint32_t from_uid, std::vector<CachedMessage>& out);
+  std::map<std::uint32_t, Flags> FetchFlags(Session& s, std::uint32_t last_uid);
+
+  // Content cache.
+  std::string BodyDir(const std::string& mailbox, std::uint32_t uidvalidity) const;
+  std::string BodyPath(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid) const;
+  BlobPtr OpenCached(const std::string& path) const;
+  // Fetches |uids| of |mailbox| into the cache in one command.
+  void FetchBodies(const std::string& mailbox, std::uint32_t uidvalidity, const std::vector<std::uint32_t>& uids);
+  // Up to a batch of uncached, not in-flight messages at or after |uid| in
+  // listing order, marked in flight. state_mu_ held.
+  std::vector<std::uint32_t> PickBatch(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid,
+                                       bool include_self);
+  void FinishBatch(const std::string& mailbox, const std::vector<std::uint32_t>& uids);
+  void ScheduleReadAhead(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid);
+  void ReadAheadLoop();
+  void AccountCache(std::uint64_t bytes);
+  void PruneCache();
+
+  ImapOptions options_;
+  std::string listing_dir_, body_root_, tmp_dir_;
+
+  std::mutex folders_mu_;
+  std::vector<MailboxEntry> mailboxes_;
+  char delimiter_ = 0;
+  bool have_mailboxes_ = false;
+  std::chrono::steady_clock::time_point listed_at_;
+
+  struct FolderState {
+    std::uint32_t uidvalidity = 0;
+    std::vector<std::uint32_t> order;                       // listing order
+    std::unordered_map<std::uint32_t, std::size_t> index;  // uid -> position in order
+    std::unordered_map<std::uint32_t, std::uint64_t> sizes;
+    std::unordered_set<std::uint32_t> inflight;
+  };
+  std::mutex state_mu_;
+  std::condition_variable inflight_cv_;
+  std::map<std::string, FolderState> state_;
+  std::uint64_t cache_bytes_ = 0;
+  bool pruning_ = false;
+
+  struct AheadRequest {
+    std::string mailbox;
+    std::uint32_t uidvalidity;
+    std::uint32_t uid;
+  };
+  std::deque<AheadRequest> ahead_queue_;  // guarded by state_mu_
+  std::condition_variable ahead_cv_;
+  bool stopping_ = false;
+  std::thread ahead_thread_;
+
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<SessionPtr> idle_;
+  unsigned open_ = 0;
+};
+
+ImapBackend::ImapBackend(ImapOptions options) : options_(std::move(options)) {
+  if (options_.connections == 0) options_.connections = 1;
+  std::string base = options_.cache_dir + "/imap";
+  listing_dir_ = base + "/listings";
+  body_root_ = base + "/bodies";
+  tmp_dir_ = base + "/tmp";
+  std::error_code ec;
+  for (const std::string& d : {listing_dir_, body_root_, tmp_dir_}) {
+    std::filesystem::create_directories(d, ec);
+    if (ec) throw Error(Errc::kIo, "cannot create the cache folder " + d + ": " + ec.message());
+  }
+  // Leftovers of an interrupted run.
+  for (const auto& e : std::filesystem::directory_iterator(tmp_dir_, ec)) std::filesystem::remove(e.path(), ec);
+  for (const auto& e : std::filesystem::recursive_directory_iterator(body_root_, ec)) {
+    if (e.is_regular_file(ec)) cache_bytes_ += e.file_size(ec);
+  }
+  ahead_thread_ = std::thread([this] { ReadAheadLoop(); });
+}
+
+ImapBackend::~ImapBackend() {
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    stopping_ = true;
+  }
+  ahead_cv_.notify_all();
+  if (ahead_thread_.joinable()) ahead_thread_.join();
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  idle_.clear();
+}
+
+void ImapBackend::Start() {
+  Release(Acquire(""));
+  RefreshMailboxes(true);
+}
+
+Capabilities ImapBackend::GetCapabilities() const {
+  Capabilities c;
+  c.writable = false;
+  c.folders_writable = false;
+  c.can_set_internal_date = false;
+  c.folders_hold_messages_at_root = false;
+  c.forbidden_name_char = delimiter_ != '/' ? delimiter_ : 0;
+  return c;
+}
+
+ImapBackend::SessionPtr ImapBackend::Acquire(const std::string& mailbox) {
+  std::unique_lock<std::mutex> lock(pool_mu_);
+  for (;;) {
+    if (!idle_.empty()) {
+      auto it = std::find_if(idle_.begin(), idle_.end(),
+                             [&](const SessionPtr& s) { return !mailbox.empty() && s->selected() == mailbox; });
+      if (it == idle_.end()) it = idle_.end() - 1;
+      SessionPtr s = std::move(*it);
+      idle_.erase(it);
+      return s;
+    }
+    if (open_ < options_.connections) {
+      ++open_;
+      lock.unlock();
+      try {
+        return std::make_unique<Session>(options_.server);
+      } catch (...) {
+        lock.lock();
+        --open_;
+        pool_cv_.notify_one();
+        throw;
+      }
+    }
+    pool_cv_.wait(lock);
+  }
+}
+
+void ImapBackend::Release(SessionPtr session) {
+  if (session == nullptr) return;
+  if (session->broken()) {
+    session.reset();
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    --open_;
+  } else {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    idle_.push_back(std::move(session));
+  }
+  pool_cv_.notify_one();
+}
+
+template <typename Fn>
+auto ImapBackend::WithSession(const std::string& mailbox, bool idempotent, const std::string& what, Fn&& fn) {
+  for (int attempt = 0;; ++attempt) {
+    SessionPtr s = Acquire(mailbox);
+    bool broken = false;
+    try {
+      if constexpr (std::is_void_v<decltype(fn(*s))>) {
+        fn(*s);
+        Release(std::move(s));
+        return;
+      } else {
+        auto result = fn(*s);
+        Release(std::move(s));
+        return result;
+      }
+    } catch (const Error& e) {
+      broken = s != nullptr && s->broken();
+      Release(std::move(s));
+      if (!(broken && idempotent && attempt == 0 && e.code() == Errc::kIo)) throw;
+      LOG(kWarning) << options_.description << ": " << what << ": " << e.what() << "; reconnecting";
+    }
+  }
+}
+
+// ---- Folders ----------------------------------------------------------------
+
+void ImapBackend::RefreshMailboxes(bool force) {
+  {
+    std::lock_guard<std::mutex> lock(folders_mu_);
+    auto age = std::chrono::steady_clock::now() - listed_at_;
+    if (have_mailboxes_ && !force && age < std::chrono::seconds(options_.dir_cache_ttl)) return;
+  }
+  struct Listed {
+    std::vector<MailboxEntry> entries;
+    char delimiter = 0;
+  };
+  Listed listed = WithSession("", true, "LIST", [&](Session& s) {
+    Listed out;
+    clist* result = nullptr;
+    s.Check(mailimap_list(s.raw(), "", "*", &result), "LIST");
+    for (clistiter* it = result != nullptr ? clist_begin(result) : nullptr; it != nullptr; it = clist_next(it)) {
+      auto* mb = static_cast<mailimap_mailbox_list*>(clist_content(it));
+      if (mb->mb_name == nullptr) continue;
+      MailboxEntry e;
+      e.raw = mb->mb_name;
+      if (mb->mb_delimiter != 0) out.delimiter = mb->mb_delimiter;
+      if (mb->mb_flag != nullptr) {
+        if (mb->mb_flag->mbf_type == MAILIMAP_MBX_LIST_FLAGS_SFLAG &&
+            mb->mb_flag->mbf_sflag == MAILIMAP_MBX_LIST_SFLAG_NOSELECT) {
+          e.selectable = false;
+        }
+        for (clistiter* o = mb->mb_flag->mbf_oflags != nullptr ? clist_begin(mb->mb_flag->mbf_oflags) : nullptr;
+             o != nullptr; o = clist_next(o)) {
+          auto* of = static_cast<mailimap_mbx_list_oflag*>(clist_content(o));
+          if (of->of_type != MAILIMAP_MBX_LIST_OFLAG_FLAG_EXT || of->of_flag_ext == nullptr) continue;
+          std::string flag = of->of_flag_ext;
+          std::string lower = ToLowerAscii(flag);
+          if (lower == "noselect" || lower == "nonexistent") e.selectable = false;
+          if (IsSpecialUse(flag) && e.special_use.empty()) e.special_use = "\\" + flag;
+        }
+      }
+      if (ToLowerAscii(e.raw) == "inbox") e.raw = "INBOX";
+      out.entries.push_back(std::move(e));
+    }
+    if (result != nullptr) mailimap_list_result_free(result);
+    return out;
+  });
+  // Parents the server did not list (a hierarchy with holes) become
+  // plain directories.
+  std::set<std::string> known;
+  for (const auto& e : listed.entries) known.insert(e.raw);
+  std::vector<MailboxEntry> extra;
+  if (listed.delimiter != 0) {
+    for (const auto& e : listed.entries) {
+      std::string p = e.raw;
+      for (std::size_t pos; (pos = p.rfind(listed.delimiter)) != std::string::npos && pos > 0;) {
+        p = p.substr(0, pos);
+        if (!known.insert(p).second) break;
+        extra.push_back(MailboxEntry{p, false, {}});
+      }
+    }
+  }
+  listed.entries.insert(listed.entries.end(), extra.begin(), extra.end());
+  std::lock_guard<std::mutex> lock(folders_mu_);
+  mailboxes_ = std::move(listed.entries);
+  delimiter_ = listed.delimiter;
+  have_mailboxes_ = true;
+  listed_at_ = std::chrono::steady_clock::now();
+}
+
+std::string ImapBackend::ParentOf(const std::string& raw) const {
+  if (delimiter_ == 0) return "";
+  std::size_t pos = raw.rfind(delimiter_);
+  if (pos == std::string::npos || pos == 0) return "";
+  return raw.substr(0, pos);
+}
+
+std::string ImapBackend::DisplayName(const std::string& raw) const {
+  if (raw == "INBOX") return options_.inbox_name;
+  std::string last = raw;
+  if (delimiter_ != 0) {
+    std::size_t pos = raw.rfind(delimiter_);
+    if (pos != std::string::npos && pos > 0) last = raw.substr(pos + 1);
+  }
+  return DecodeMailboxName(last);
+}
+
+std::vector<FolderInfo> ImapBackend::ListFolders(const FolderId& folder) {
+  RefreshMailboxes(folder.value.empty());
+  std::lock_guard<std::mutex> lock(folders_mu_);
+  std::vector<FolderInfo> out;
+  bool found = folder.value.empty();
+  for (const MailboxEntry& e : mailboxes_) {
+    if (e.raw == folder.value) found = true;
+    if (ParentOf(e.raw) != folder.value || e.raw == folder.value) continue;
+    FolderInfo fi;
+    fi.id = FolderId{e.raw};
+    fi.name = DisplayName(e.raw);
+    fi.special_use = e.special_use;
+    fi.selectable = e.selectable;
+    out.push_back(std::move(fi));
+  }
+  if (!found) throw Error(Errc::kNotFound, "no mailbox " + folder.value);
+  return out;
+}
+
+// ---- Listing ----------------------------------------------------------------
+
+void ImapBackend::FetchListing(Session& s, std::uint32_t from_uid, std::vector<CachedMessage>& out) {
+  FetchTypePtr type(mailimap_fetch_type_new_fetch_att_list_empty());
+  mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_uid());
+  mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_flags());
+  mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_internaldate());
+  mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_rfc822_size());
+  clist* fields = clist_new();
+  for (const char* f : {"DATE", "SUBJECT", "MESSAGE-ID", "FROM"}) clist_append(fields, strdup(f));
+  mailimap_section* section = mailimap_section_new_header_fields(mailimap_header_list_new(fields));
+  mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_body_peek_section(section));
+  SetPtr set(mailimap_set_new_interval(from_uid, 0));
+  std::size_t first = out.size();
+  FetchRun run;
+  run.on_item = [&](const mailimap_msg_att* att) {
+    FetchedItem item = ReadMsgAtt(att);
+    if (item.uid < from_uid || item.uid == 0) return;  // "N:*" also answers the last message
+    CachedMessage m;
+    m.uid = item.uid;
+    m.internal_date = item.internal_date;
+    m.size = item.size.value_or(0);
+    m.flags = std::move(item.flags);
+    m.headers = item.header_fields.value_or(std::string());
+    out.push_back(std::move(m));
+  };
+  RunUidFetch(s, set.get(), type.get(), run, "FETCH (listing)");
+  std::sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
+            [](const CachedMessage& a, const CachedMessage& b) { return a.uid < b.uid; });
+  out.erase(std::unique(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
+                        [](const CachedMessage& a, const CachedMessage& b) { return a.uid == b.uid; }),
+            out.end());
+}
+
+std::map<std::uint32_t, Flags> ImapBackend::FetchFlags(Session& s, std::uint32_t last_uid) {
+  std::map<std::uint32_t, Flags> out;
+  if (last_uid == 0) return out;
+  FetchTypePtr type(mailimap_fetch_type_new_fetch_att_list_empty());
+  mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_uid());
+  mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_flags());
+  SetPtr set(mailimap_set_new_interval(1, last_uid));
+  FetchRun run;
+  run.on_item = [&](const mailimap_msg_att* att) {
+    FetchedItem item = ReadMsgAtt(att);
+    if (item.uid != 0 && item.uid <= last_uid) out[item.uid] = std::move(item.flags);
+  };
+  RunUidFetch(s, set.get(), type.get(), run, "FETCH (flags)");
+  return out;
+}
+
+std::vector<MessageInfo> ImapBackend::ListMessages(const FolderId& folder) {
+  const std::string& mailbox = folder.value;
+  if (mailbox.empty()) return {};
+  std::string path = listing_dir_ + "/" + Sha256Hex(mailbox).substr(0, 24);
+  CachedListing listing = WithSession(mailbox, true, "listing " + Redacted(mailbox), [&](Session& s) {
+    MailboxStatus st = s.Select(mailbox, true);
+    std::optional<CachedListing> cached = LoadListing(path);
+    CachedListing out;
+    out.uidvalidity = st.uidvalidity;
+    out.highestmodseq = st.highestmodseq;
+    if (cached && cached->uidvalidity == st.uidvalidity && st.uidvalidity != 0) {
+      bool unchanged = st.highestmodseq != 0 && st.highestmodseq == cached->highestmodseq &&
+                       st.uidnext == cached->uidnext && cached->messages.size() == st.exists;
+      if (unchanged) {
+        out.messages = std::move(cached->messages);
+      } else {
+        // Old messages: which are left, and their flags (one small FETCH);
+        // new ones: the full listing FETCH from the old UIDNEXT on.
+        std::uint32_t old_next = cached->uidnext;
+        if (old_next == 0 && !cached->messages.empty()) old_next = cached->messages.back().uid + 1;
+        std::map<std::uint32_t, Flags> flags = FetchFlags(s, old_next > 0 ? old_next - 1 : 0);
+        for (CachedMessage& m : cached->messages) {
+          auto it = flags.find(m.uid);
+          if (it == flags.end()) continue;
+          m.flags = std::move(it->second);
+          out.messages.push_back(std::move(m));
+        }
+        if (st.uidnext == 0 || st.uidnext > old_next) FetchListing(s, std::max<std::uint32_t>(old_next, 1), out.messages);
+      }
+    } else {
+      FetchListing(s, 1, out.messages);
+    }
+    std::uint32_t next = st.uidnext;
+    if (!out.messages.empty()) next = std::max(next, out.messages.back().uid + 1);
+    out.uidnext = next;
+    return out;
+  });
+  SaveListing(path, listing);
+  std::vector<MessageInfo> infos;
+  infos.reserve(listing.messages.size());
+  FolderState fresh;
+  fresh.uidvalidity = listing.uidvalidity;
+  fresh.order.reserve(listing.messages.size());
+  for (CachedMessage& m : listing.messages) {
+    fresh.index[m.uid] = fresh.order.size();
+    fresh.order.push_back(m.uid);
+    fresh.sizes[m.uid] = m.size;
+    MessageInfo info;
+    info.key = MessageKey{MessageKeyOf(listing.uidvalidity, m.uid)};
+    info.internal_date = m.internal_date;
+    info.flags = std::move(m.flags);
+    info.headers = std::move(m.headers);
+    info.size = m.size;
+    infos.push_back(std::move(info));
+  }
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    FolderState& fs = state_[mailbox];
+    fresh.inflight = std::move(fs.inflight);
+    fs = std::move(fresh);
+  }
+  return infos;
+}
+
+// ---- Content ----------------------------------------------------------------
+
+std::string ImapBackend::BodyDir(const std::string& mailbox, std::uint32_t uidvalidity) const {
+  return body_root_ + "/" + Sha256Hex(mailbox).substr(0, 24) + "-" + std::to_string(uidvalidity);
+}
+
+std::string ImapBackend::BodyPath(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid) const {
+  return BodyDir(mailbox, uidvalidity) + "/" + std::to_string(uid);
+}
+
+BlobPtr ImapBackend::OpenCached(const std::string& path) const {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return nullptr;
+  }
+  std::shared_ptr<int> owner(new int(fd), [](int* p) {
+    ::close(*p);
+    delete p;
+  });
+  return std::make_shared<FileRangeBlob>(owner, fd, 0, static_cast<std::uint64_t>(st.st_size), path);
+}
+
+std::vector<std::uint32_t> ImapBackend::PickBatch(const std::string& mailbox, std::uint32_t uidvalidity,
+                                                  std::uint32_t uid, bool include_self) {
+  std::vector<std::uint32_t> batch;
+  auto fit = state_.find(mailbox);
+  if (fit == state_.end() || fit->second.uidvalidity != uidvalidity) {
+    if (include_self) batch.push_back(uid);
+    return batch;
+  }
+  FolderState& fs = fit->second;
+  auto pos = fs.index.find(uid);
+  if (pos == fs.index.end()) {
+    if (include_self) batch.push_back(uid);
+    return batch;
+  }
+  std::uint64_t bytes = 0;
+  std::size_t i = pos->second + (include_self ? 0 : 1);
+  std::size_t looked = 0;
+  for (; i < fs.order.size() && batch.size() < kBatchMessages && bytes < kBatchBytes && looked < 4 * kBatchMessages;
+       ++i, ++looked) {
+    std::uint32_t u = fs.order[i];
+    if (fs.inflight.count(u) != 0) continue;
+    if (u != uid || !include_self) {
+      struct stat st;
+      if (::stat(BodyPath(mailbox, uidvalidity, u).c_str(), &st) == 0) continue;
+    }
+    batch.push_back(u);
+    bytes += fs.sizes[u];
+  }
+  for (std::uint32_t u : batch) fs.inflight.insert(u);
+  return batch;
+}
+
+void ImapBackend::FinishBatch(const std::string& mailbox, const std::vector<std::uint32_t>& uids) {
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    auto fit = state_.find(mailbox);
+    if (fit != state_.end()) {
+      for (std::uint32_t u : uids) fit->second.inflight.erase(u);
+    }
+  }
+  inflight_cv_.notify_all();
+}
+
+void ImapBackend::FetchBodies(const std::string& mailbox, std::uint32_t uidvalidity,
+                              const std::vector<std::uint32_t>& uids) {
+  std::string dir = BodyDir(mailbox, uidvalidity);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error(Errc::kIo, "cannot create the cache folder " + dir + ": " + ec.message());
+  std::uint64_t added = WithSession(mailbox, true, "FETCH " + Redacted(mailbox), [&](Session& s) {
+    const MailboxStatus& st = s.Select(mailbox, false);
+    if (st.uidvalidity != uidvalidity) {
+      throw Error(Errc::kNotFound, "mailbox " + Redacted(mailbox) + " was replaced on the server (UIDVALIDITY " +
+                                       std::to_string(uidvalidity) + " -> " + std::to_string(st.uidvalidity) + ")");
+    }
+    FetchTypePtr type(mailimap_fetch_type_new_fetch_att_list_empty());
+    mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_uid());
+    mailimap_fetch_type_new_fetch_att_list_add(type.get(),
+                                               mailimap_fetch_att_new_body_peek_section(mailimap_section_new(nullptr)));
+    SetPtr set = UidSet(uids);
+    BodySink sink;
+    sink.tmp_dir = tmp_dir_;
+    std::uint64_t total = 0;
+    FetchRun run;
+    run.on_item = [&](const mailimap_msg_att* att) {
+      FetchedItem item = ReadMsgAtt(att);
+      if (sink.write_failed) {
+        int err = sink.write_errno;
+        sink.Discard();
+        throw Error(err == ENOSPC ? Errc::kNoSpace : Errc::kIo,
+                    "cannot write the cache file in " + tmp_dir_ + ": " + std::strerror(err));
+      }
+      if (item.uid == 0) {
+        sink.Discard();
+        return;
+      }
+      if (!sink.Open()) {
+        throw Error(Errc::kIo, "cannot create a cache file in " + tmp_dir_ + ": " + std::strerror(sink.write_errno));
+      }
+      std::string final_path = dir + "/" + std::to_string(item.uid);
+      ::close(sink.fd);
+      sink.fd = -1;
+      if (::rename(sink.tmp_path.c_str(), final_path.c_str()) != 0) {
+        int err = errno;
+        ::unlink(sink.tmp_path.c_str());
+        throw Error(Errc::kIo, "cannot write the cache file " + final_path + ": " + std::strerror(err));
+      }
+      total += sink.written;
+    };
+    mailimap_set_msg_body_handler(s.raw(), OnBodyBytes, &sink);
+    try {
+      RunUidFetch(s, set.get(), type.get(), run, "FETCH");
+    } catch (...) {
+      mailimap_set_msg_body_handler(s.raw(), nullptr, nullptr);
+      sink.Discard();
+      throw;
+    }
+    mailimap_set_msg_body_handler(s.raw(), nullptr, nullptr);
+    sink.Discard();
+    return total;
+  });
+  AccountCache(added);
+}
+
+void ImapBackend::AccountCache(std::uint64_t bytes) {
+  bool prune = false;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    cache_bytes_ += bytes;
+    if (cache_bytes_ > options_.cache_size && !pruning_) {
+      pruning_ = true;
+      prune = true;
+    }
+  }
+  if (prune) PruneCache();
+}
+
+void ImapBackend::PruneCache() {
+  // Oldest first by modification time (a hit refreshes it), down to 80%.
+  std::vector<std::tuple<std::int64_t, std::uint64_t, std::filesystem::path>> files;
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(body_root_, ec)) {
+    struct stat st;
+    if (!e.is_regular_file(ec) || ::stat(e.path().c_str(), &st) != 0) continue;
+    files.emplace_back(st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec, st.st_size, e.path());
+    total += static_cast<std::uint64_t>(st.st_size);
+  }
+  std::sort(files.begin(), files.end());
+  std::uint64_t target = options_.cache_size / 10 * 8;
+  for (const auto& [mtime, size, path] : files) {
+    if (total <= target) break;
+    if (std::filesystem::remove(path, ec)) total -= size;
+  }
+  std::lock_guard<std::mutex> lock(state_mu_);
+  cache_bytes_ = total;
+  pruning_ = false;
+}
+
+void ImapBackend::ScheduleReadAhead(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid) {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  auto fit = state_.find(mailbox);
+  if (fit == state_.end() || fit->second.uidvalidity != uidvalidity) return;
+  FolderState& fs = fit->second;
+  auto pos = fs.index.find(uid);
+  if (pos == fs.index.end()) return;
+  // Only when one of the next few is neither cached nor coming.
+  std::size_t end = std::min(fs.order.size(), pos->second + 1 + kAheadWindow);
+  for (std::size_t i = pos->second + 1; i < end; ++i) {
+    std::uint32_t u = fs.order[i];
+    if (fs.inflight.count(u) != 0) continue;
+    struct stat st;
+    if (::stat(BodyPath(mailbox, uidvalidity, u).c_str(), &st) == 0) continue;
+    if (ahead_queue_.size() < 4) {
+      ahead_queue_.push_back(AheadRequest{mailbox, uidvalidity, u});
+      ahead_cv_.notify_one();
+    }
+    return;
+  }
+}
+
+void ImapBackend::ReadAheadLoop() {
+  std::unique_lock<std::mutex> lock(state_mu_);
+  for (;;) {
+    ahead_cv_.wait(lock, [&] { return stopping_ || !ahead_queue_.empty(); });
+    if (stopping_) return;
+    AheadRequest req = ahead_queue_.front();
+    ahead_queue_.pop_front();
+    std::vector<std::uint32_t> batch = PickBatch(req.mailbox, req.uidvalidity, req.uid, true);
+    if (batch.empty()) continue;
+    lock.unlock();
+    try {
+      FetchBodies(req.mailbox, req.uidvalidity, batch);
+    } catch (const Error& e) {
+      LOG(kDebug) << options_.description << ": read-ahead in " << Redacted(req.mailbox) << ": " << e.what();
+    }
+    FinishBatch(req.mailbox, batch);
+    lock.lock();
+  }
+}
+
+BlobPtr ImapBackend::Fetch(const FolderId& folder, const MessageKey& key) {
+  auto [uidvalidity, uid] = ParseKey(key);
+  const std::string& mailbox = folder.value;
+  std::string path = BodyPath(mailbox, uidvalidity, uid);
+  for (int round = 0;; ++round) {
+    if (BlobPtr blob = OpenCached(path)) {
+      ::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);  // recently used
+      ScheduleReadAhead(mailbox, uidvalidity, uid);
+      return blob;
+    }
+    std::vector<std::uint32_t> batch;
+    {
+      std::unique_lock<std::mutex> lock(state_mu_);
+      auto fit = state_.find(mailbox);
+      if (fit != state_.end() && fit->second.inflight.count(uid) != 0) {
+        inflight_cv_.wait(lock, [&] {
+          auto f = state_.find(mailbox);
+          return f == state_.end() || f->second.inflight.count(uid) == 0;
+        });
+        if (round < 3) continue;  // another thread fetched it (or failed)
+      }
+      batch = PickBatch(mailbox, uidvalidity, uid, true);
+      if (std::find(batch.begin(), batch.end(), uid) == batch.end()) {
+        batch.insert(batch.begin(), uid);
+        state_[mailbox].inflight.insert(uid);
+      }
+    }
+    try {
+      FetchBodies(mailbox, uidvalidity, batch);
+    } catch (...) {
+      FinishBatch(mailbox, batch);
+      throw;
+    }
+    FinishBatch(mailbox, batch);
+    if (BlobPtr blob = OpenCached(path)) {
+      ScheduleReadAhead(mailbox, uidvalidity, uid);
+      return blob;
+    }
+    throw Error(Errc::kNotFound, "message " + key.value + " of " + Redacted(mailbox) + " is no longer on the server");
+  }
+}
+
+}  // namespace
+
+ImapUrl ParseImapUrl(const std::string& url) {
+  ImapUrl out;
+  std::string rest;
+  if (url.rfind("imaps://", 0) == 0) {
+    out.implicit_tls = true;
+    out.port = 993;
+    rest = url.substr(8);
+  } else if (url.rfind("imap://", 0) == 0) {
+    out.implicit_tls = false;
+    out.port = 143;
+    rest = url.substr(7);
+  } else {
+    throw Error(Errc::kInvalid, url + ": not an imap:// or imaps:// URL");
+  }
+  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  if (rest.find('/') != std::string::npos) throw Error(Errc::kInvalid, url + ": a path after the host is not supported");
+  std::size_t at = rest.rfind('@');
+  if (at == std::string::npos || at == 0) throw Error(Errc::kInvalid, url + ": the user is missing (imaps://user@host)");
+  std::string user = rest.substr(0, at);
+  std::string hostport = rest.substr(at + 1);
+  for (std::size_t i = 0; i < user.size(); ++i) {
+    if (user[i] == '%' && i + 2 < user.size() && std::isxdigit(static_cast<unsigned char>(user[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(user[i + 2]))) {
+      out.user.push_back(static_cast<char>(std::stoi(user.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    } else {
+      out.user.push_back(user[i]);
+    }
+  }
+  if (user.find(';') != std::string::npos) throw Error(Errc::kInvalid, url + ": ';AUTH=' in the URL is not supported");
+  std::string host = hostport;
+  std::size_t colon = hostport.rfind(':');
+  if (!hostport.empty() && hostport[0] == '[') {
+    std::size_t close = hostport.find(']');
+    if (close == std::string::npos) throw Error(Errc::kInvalid, url + ": unterminated [IPv6 address]");
+    host = hostport.substr(1, close - 1);
+    colon = hostport.size() > close + 1 && hostport[close + 1] == ':' ? close + 1 : std::string::npos;
+  } else if (colon != std::string::npos) {
+    host = hostport.substr(0, colon);
+  }
+  if (colon != std::string::npos) {
+    std::string port = hostport.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(port) == 0 || std::stoi(port) > 65535) {
+      throw Error(Errc::kInvalid, url + ": bad port '" + port + "'");
+    }
+    out.port = std::stoi(port);
+  }
+  if (host.empty()) throw Error(Errc::kInvalid, url + ": the host is missing");
+  out.host = host;
+  return out;
+}
+
+std::unique_ptr<Backend> OpenImapAccount(const ImapOptions& options) {
+  auto backend = std::make_unique<ImapBackend>(options);
+  backend->Start();
+  return backend;
+}
+
+}  // namespace mailfs::imap
