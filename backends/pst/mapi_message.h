@@ -6,7 +6,9 @@
 
 #include <libpff.h>
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "backends/backend.h"
 #include "backends/mime/message.h"
@@ -23,7 +25,18 @@ mime::Message BuildMessage(libpff_item_t* message);
 // neither is stored).
 std::int64_t DeliveryTime(libpff_item_t* message);
 
-// Flags from PR_MESSAGE_FLAGS (read: \Seen) and PR_FLAG_STATUS (2: \Flagged).
+// The flags of |message| as user.mail.flags shows them (mapping in
+// mapi_message.cc, above the definition).
 Flags MessageFlags(libpff_item_t* message);
+
+// The exact MIME bytes the message was stored with, when it carries the
+// mailfs-original-mime named property (mailfs_props.h) with a non-empty
+// value; nullopt otherwise.
+std::optional<std::string> OriginalMime(libpff_item_t* message);
+
+// The mailbox of a one-off entry ID (MS-OXCDATA 2.2.5.1), as distribution
+// lists keep their members: display name, and the address when its type is
+// SMTP. nullopt when |entry_id| is not a well-formed one-off entry ID.
+std::optional<mime::Mailbox> ParseOneOffEntryId(std::string_view entry_id);
 
 }  // namespace mailfs::pst

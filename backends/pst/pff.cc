@@ -79,8 +79,12 @@ int FindEntry(libpff_item_t* item, int set, std::uint32_t type, RecordSet& rs, R
   libpff_error_t* error = nullptr;
   Check(libpff_item_get_record_set_by_index(item, set, &rs.set, &error), error, "record set");
   error = nullptr;
-  return Check(libpff_record_set_get_entry_by_type(rs.set, type, 0, &re.entry,
-                                                   LIBPFF_ENTRY_VALUE_FLAG_MATCH_ANY_VALUE_TYPE, &error),
+  // Tags are matched as stored: a named property is looked up by the tag
+  // NamedProperties found for it, never by libpff's own LID remapping.
+  return Check(libpff_record_set_get_entry_by_type(
+                   rs.set, type, 0, &re.entry,
+                   LIBPFF_ENTRY_VALUE_FLAG_MATCH_ANY_VALUE_TYPE | LIBPFF_ENTRY_VALUE_FLAG_IGNORE_NAME_TO_ID_MAP,
+                   &error),
                error, "property lookup");
 }
 
@@ -156,6 +160,147 @@ std::optional<std::string> GetBytes(libpff_item_t* item, int set, std::uint32_t 
           "property data");
   }
   return out;
+}
+
+std::optional<bool> GetBool(libpff_item_t* item, int set, std::uint32_t type) {
+  std::optional<std::uint8_t> v = GetScalar<std::uint8_t>(item, set, type, libpff_record_entry_get_data_as_boolean);
+  if (!v) return std::nullopt;
+  return *v != 0;
+}
+
+std::optional<double> GetDouble(libpff_item_t* item, int set, std::uint32_t type) {
+  return GetScalar<double>(item, set, type, libpff_record_entry_get_data_as_floating_point);
+}
+
+namespace {
+
+struct MultiValue {
+  libpff_multi_value_t* value = nullptr;
+  ~MultiValue() {
+    if (value != nullptr) libpff_multi_value_free(&value, nullptr);
+  }
+};
+
+// The values of a multi-valued property, each read with |one|; empty when
+// absent or not multi-valued.
+template <typename ReadOne>
+std::vector<std::string> GetMulti(libpff_item_t* item, int set, std::uint32_t type, ReadOne one) {
+  RecordSet rs;
+  RecordEntry re;
+  if (FindEntry(item, set, type, rs, re) != 1) return {};
+  MultiValue mv;
+  libpff_error_t* error = nullptr;
+  if (libpff_record_entry_get_multi_value(re.entry, &mv.value, &error) != 1) {
+    if (error != nullptr) libpff_error_free(&error);
+    return {};
+  }
+  int n = 0;
+  error = nullptr;
+  Check(libpff_multi_value_get_number_of_values(mv.value, &n, &error), error, "multi-valued property");
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) out.push_back(one(mv.value, i));
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> GetStrings(libpff_item_t* item, int set, std::uint32_t type) {
+  return GetMulti(item, set, type, [](libpff_multi_value_t* mv, int i) {
+    size_t size = 0;
+    libpff_error_t* error = nullptr;
+    Check(libpff_multi_value_get_value_utf8_string_size(mv, i, &size, &error), error, "string value");
+    std::string out(size, '\0');
+    if (size > 0) {
+      error = nullptr;
+      Check(libpff_multi_value_get_value_utf8_string(mv, i, reinterpret_cast<uint8_t*>(out.data()), size, &error),
+            error, "string value");
+    }
+    out.resize(out.find('\0') == std::string::npos ? out.size() : out.find('\0'));
+    return out;
+  });
+}
+
+std::vector<std::string> GetBinaries(libpff_item_t* item, int set, std::uint32_t type) {
+  return GetMulti(item, set, type, [](libpff_multi_value_t* mv, int i) {
+    size_t size = 0;
+    libpff_error_t* error = nullptr;
+    Check(libpff_multi_value_get_value_binary_data_size(mv, i, &size, &error), error, "binary value");
+    std::string out(size, '\0');
+    if (size > 0) {
+      error = nullptr;
+      Check(libpff_multi_value_get_value_binary_data(mv, i, reinterpret_cast<uint8_t*>(out.data()), size, &error),
+            error, "binary value");
+    }
+    return out;
+  });
+}
+
+NamedProperties::NamedProperties(libpff_item_t* item, int set) {
+  if (set < 0 || set >= RecordSetCount(item)) return;
+  RecordSet rs;
+  libpff_error_t* error = nullptr;
+  Check(libpff_item_get_record_set_by_index(item, set, &rs.set, &error), error, "record set");
+  int n = 0;
+  error = nullptr;
+  Check(libpff_record_set_get_number_of_entries(rs.set, &n, &error), error, "record set entries");
+  for (int i = 0; i < n; ++i) {
+    RecordEntry re;
+    error = nullptr;
+    Check(libpff_record_set_get_entry_by_index(rs.set, i, &re.entry, &error), error, "record entry");
+    std::uint32_t tag = 0;
+    error = nullptr;
+    if (Check(libpff_record_entry_get_entry_type(re.entry, &tag, &error), error, "entry type") != 1 || tag < 0x8000) {
+      continue;
+    }
+    libpff_name_to_id_map_entry_t* map = nullptr;  // owned by the record entry
+    error = nullptr;
+    if (Check(libpff_record_entry_get_name_to_id_map_entry(re.entry, &map, &error), error, "named property") != 1 ||
+        map == nullptr) {
+      continue;
+    }
+    Named named;
+    named.tag = tag;
+    std::uint8_t kind = 0;
+    error = nullptr;
+    Check(libpff_name_to_id_map_entry_get_type(map, &kind, &error), error, "named property kind");
+    error = nullptr;
+    Check(libpff_name_to_id_map_entry_get_guid(map, named.guid.data(), named.guid.size(), &error), error,
+          "named property set");
+    if (kind == LIBPFF_NAME_TO_ID_MAP_ENTRY_TYPE_NUMERIC) {
+      error = nullptr;
+      Check(libpff_name_to_id_map_entry_get_number(map, &named.lid, &error), error, "named property id");
+    } else if (kind == LIBPFF_NAME_TO_ID_MAP_ENTRY_TYPE_STRING) {
+      named.numeric = false;
+      size_t size = 0;
+      error = nullptr;
+      Check(libpff_name_to_id_map_entry_get_utf8_string_size(map, &size, &error), error, "named property name");
+      named.name.assign(size, '\0');
+      if (size > 0) {
+        error = nullptr;
+        Check(libpff_name_to_id_map_entry_get_utf8_string(map, reinterpret_cast<uint8_t*>(named.name.data()), size,
+                                                          &error),
+              error, "named property name");
+      }
+      named.name.resize(named.name.find('\0') == std::string::npos ? named.name.size() : named.name.find('\0'));
+    } else {
+      continue;
+    }
+    named_.push_back(std::move(named));
+  }
+}
+
+std::optional<std::uint32_t> NamedProperties::Find(const Guid& guid, std::uint32_t lid) const {
+  for (const Named& n : named_) {
+    if (n.numeric && n.lid == lid && n.guid == guid) return n.tag;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint32_t> NamedProperties::Find(const Guid& guid, std::string_view name) const {
+  for (const Named& n : named_) {
+    if (!n.numeric && n.name == name && n.guid == guid) return n.tag;
+  }
+  return std::nullopt;
 }
 
 std::int64_t FiletimeToUnix(std::uint64_t filetime) {

@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -51,10 +52,26 @@ std::string FolderName(libpff_item_t* folder) {
   return name;
 }
 
-// The header block (up to and including the empty line) of a rendering.
-std::string HeaderBlockOf(const std::string& rendered) {
-  std::size_t end = rendered.find("\r\n\r\n");
-  return end == std::string::npos ? rendered : rendered.substr(0, end + 4);
+// The header block (up to and including the empty line) of the bytes of
+// |blob|, read in growing steps; the whole content if it has no empty line.
+std::string HeaderBlockOf(const Blob& blob) {
+  std::string head;
+  std::uint64_t size = blob.Size();
+  std::size_t want = 4096;
+  while (head.size() < size) {
+    std::size_t old = head.size();
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(want, size - old));
+    head.resize(old + n);
+    head.resize(old + blob.ReadAt(old, head.data() + old, n));
+    if (head.size() == old) break;
+    std::size_t from = old >= 3 ? old - 3 : 0;
+    std::size_t crlf = head.find("\r\n\r\n", from);
+    std::size_t lf = head.find("\n\n", from);
+    if (crlf != std::string::npos && (lf == std::string::npos || crlf + 2 <= lf)) return head.substr(0, crlf + 4);
+    if (lf != std::string::npos) return head.substr(0, lf + 2);
+    want *= 2;
+  }
+  return head;
 }
 
 struct FolderNode {
@@ -133,11 +150,11 @@ class PstBackend final : public Backend {
       const MessageInfo& info = node.listing[i];
       if (info.key != key) continue;
       if (info.unreadable) throw Error(Errc::kCorrupt, info.error);
-      std::string rendered = RenderAt(node, static_cast<int>(i), nullptr, nullptr);
-      if (rendered.size() != info.size) {
+      BlobPtr rendered = RenderAt(node, static_cast<int>(i), nullptr, nullptr);
+      if (rendered->Size() != info.size) {
         throw Error(Errc::kIo, Where(node, key.value) + ": rendering changed between listing and reading");
       }
-      return MakeStringBlob(std::move(rendered));
+      return rendered;
     }
     throw Error(Errc::kNotFound, Describe() + ": no message " + key.value + " in folder " + node.name);
   }
@@ -253,8 +270,11 @@ class PstBackend final : public Backend {
     return path_ + ": folder \"" + (node.name.empty() ? std::string("/") : node.name) + "\": " + what;
   }
 
-  // Renders message |index| of |node|; sets |*id| and |*item_info| when given.
-  std::string RenderAt(FolderNode& node, int index, std::uint32_t* id, MessageInfo* info) {
+  // The bytes of message |index| of |node|: the MIME bytes it was stored with
+  // when it keeps them (mailfs_props.h), else its rendering. Attachments are
+  // base64-encoded as they are read, never held encoded. Sets |*id| and the
+  // date and flags of |*info| when given.
+  BlobPtr RenderAt(FolderNode& node, int index, std::uint32_t* id, MessageInfo* info) {
     Item message;
     libpff_error_t* error = nullptr;
     if (Check(libpff_folder_get_sub_message(node.item.get(), index, message.out(), &error), error, "message") != 1) {
@@ -267,11 +287,14 @@ class PstBackend final : public Backend {
         info->internal_date = DeliveryTime(message.get());
         info->flags = MessageFlags(message.get());
       }
+      if (std::optional<std::string> original = OriginalMime(message.get())) {
+        return MakeStringBlob(std::move(*original));
+      }
       mime::Message m = BuildMessage(message.get());
       mime::RenderOptions ro;
       ro.boundary_style = mime::BoundaryStyle::kContentHash;
       ro.keep_extra_headers = true;
-      return mime::RenderToString(m, ro);
+      return mime::Render(m, ro);
     } catch (const Error& e) {
       throw Error(Errc::kCorrupt, "node " + Hex(nid) + ": " + e.what());
     }
@@ -285,9 +308,9 @@ class PstBackend final : public Backend {
       MessageInfo info;
       std::uint32_t nid = 0;
       try {
-        std::string rendered = RenderAt(node, i, &nid, &info);
-        info.size = rendered.size();
-        info.headers = HeaderBlockOf(rendered);
+        BlobPtr rendered = RenderAt(node, i, &nid, &info);
+        info.size = rendered->Size();
+        info.headers = HeaderBlockOf(*rendered);
       } catch (const Error& e) {
         info = MessageInfo();
         info.unreadable = true;
