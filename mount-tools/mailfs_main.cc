@@ -132,6 +132,7 @@ std::unique_ptr<Backend> OpenSource(const MailfsOptions& o, const std::string& c
     }
     pst::PstOptions po;
     po.strict = o.strict;
+    po.cache_dir = cache_dir;
     return pst::OpenPstFile(o.source, po);
   }
   if (o.rw || o.create) throw Error(Errc::kReadOnly, o.source + ": IFF extracts are read-only (drop rw/create)");

@@ -4,9 +4,13 @@
 
 #include <sys/stat.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -18,11 +22,17 @@
 #include "backends/mime/renderer.h"
 #include "backends/pst/mapi_message.h"
 #include "backends/pst/pff.h"
+#include "backends/sha256.h"
 
 namespace mailfs::pst {
 namespace {
 
 constexpr std::uint32_t kIpmSubtreeNid = 0x8022;
+
+// Bumped whenever the kept listing's format or the MAPI-to-MIME conversion
+// (mapi_message.cc, pim_items.cc, rtf_html.cc) changes what Fetch serves; part of
+// the listing fingerprint with mime::kRendererVersion.
+constexpr int kListingVersion = 2;
 constexpr std::uint32_t kPstPassword = 0x67ff;
 
 std::string Hex(std::uint32_t v) {
@@ -92,6 +102,7 @@ class PstBackend final : public Backend {
       throw Error(err == ENOENT ? Errc::kNotFound : Errc::kIo, path + ": " + std::strerror(err));
     }
     if (!S_ISREG(st.st_mode)) throw Error(Errc::kInvalid, path + ": not a regular file");
+    if (!options.cache_dir.empty()) listing_dir_ = PrepareListingDir(options.cache_dir, st);
     std::lock_guard<std::mutex> lock(mu_);
     file_ = std::make_unique<File>(path);
     try {
@@ -150,7 +161,16 @@ class PstBackend final : public Backend {
       const MessageInfo& info = node.listing[i];
       if (info.key != key) continue;
       if (info.unreadable) throw Error(Errc::kCorrupt, info.error);
-      BlobPtr rendered = RenderAt(node, static_cast<int>(i), nullptr, nullptr);
+      BlobPtr rendered;
+      try {
+        rendered = RenderAt(node, static_cast<int>(i), nullptr, nullptr);
+      } catch (const Error& e) {
+        // Read at listing, unreadable now: libpff met damage it had not
+        // touched then (its caches differ between the two reads).
+        std::string why = Where(node, "message " + std::to_string(i + 1) + ": " + e.what());
+        LOG(kWarning) << why;
+        throw Error(Errc::kCorrupt, why);
+      }
       if (rendered->Size() != info.size) {
         throw Error(Errc::kIo, Where(node, key.value) + ": rendering changed between listing and reading");
       }
@@ -300,9 +320,101 @@ class PstBackend final : public Backend {
     }
   }
 
+  // The directory for this file's kept listings (created; older ones of the
+  // same source removed), or "" when it cannot be used.
+  static std::string PrepareListingDir(const std::string& cache_dir, const struct stat& st) {
+    std::ostringstream in;
+    in << "mailfs pst listing " << kListingVersion << " renderer " << mime::kRendererVersion << "\n"
+       << st.st_size << "\t" << st.st_mtim.tv_sec << "." << st.st_mtim.tv_nsec << "\t" << st.st_dev << "\t"
+       << st.st_ino << "\n";
+    std::string dir = cache_dir + "/pst-listing-" + Sha256Hex(in.str()).substr(0, 32);
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(cache_dir, ec)) {
+      std::string name = e.path().filename().string();
+      if (name.rfind("pst-listing-", 0) == 0 && e.path().string() != dir) std::filesystem::remove_all(e.path(), ec);
+    }
+    ec.clear();
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      LOG(kWarning) << "cannot keep listings in " << dir << ": " << ec.message();
+      return "";
+    }
+    return dir;
+  }
+
+  std::string ListingPath(std::uint32_t fid) const { return listing_dir_ + "/" + Hex(fid) + ".list"; }
+
+  // The kept listing of folder |fid| with |count| messages; nullopt when
+  // there is none or it does not read back whole.
+  std::optional<std::vector<MessageInfo>> ReadKeptListing(std::uint32_t fid, int count) const {
+    if (listing_dir_.empty()) return std::nullopt;
+    std::ifstream in(ListingPath(fid), std::ios::binary);
+    std::string magic;
+    long long kept_count = -1;
+    if (!in || !std::getline(in, magic) || magic != "mailfs-pst-listing " + std::to_string(kListingVersion) ||
+        !(in >> kept_count) || kept_count != count || in.get() != '\n') {
+      return std::nullopt;
+    }
+    std::vector<MessageInfo> out;
+    for (int i = 0; i < count; ++i) {
+      MessageInfo info;
+      std::string key, flags;
+      long long date = 0;
+      unsigned long long size = 0, error_length = 0, header_length = 0;
+      int unreadable = 0;
+      if (!std::getline(in, key, '\t') || !(in >> date) || in.get() != '\t' || !std::getline(in, flags, '\t') ||
+          !(in >> size) || in.get() != '\t' || !(in >> unreadable) || in.get() != '\t' || !(in >> error_length) ||
+          in.get() != '\t' || !(in >> header_length) || in.get() != '\n' || error_length > (1u << 16) ||
+          header_length > (1u << 24)) {
+        return std::nullopt;
+      }
+      info.key = MessageKey{key};
+      info.internal_date = date;
+      std::istringstream words(flags);
+      for (std::string f; words >> f;) info.flags.push_back(f);
+      info.unreadable = unreadable != 0;
+      info.error.resize(error_length);
+      info.headers.resize(header_length);
+      if (!in.read(info.error.data(), static_cast<std::streamsize>(error_length)) ||
+          !in.read(info.headers.data(), static_cast<std::streamsize>(header_length))) {
+        return std::nullopt;
+      }
+      if (!info.unreadable) info.size = size;
+      out.push_back(std::move(info));
+    }
+    return out;
+  }
+
+  // Writes the listing of folder |fid| for the next mount (best effort).
+  void KeepListing(std::uint32_t fid, const std::vector<MessageInfo>& listing) const {
+    if (listing_dir_.empty()) return;
+    std::string tmp = ListingPath(fid) + ".tmp" + std::to_string(::getpid());
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out << "mailfs-pst-listing " << kListingVersion << "\n" << listing.size() << "\n";
+      for (const MessageInfo& info : listing) {
+        std::string flags;
+        for (const std::string& f : info.flags) flags += (flags.empty() ? "" : " ") + f;
+        out << info.key.value << '\t' << info.internal_date << '\t' << flags << '\t' << info.size.value_or(0)
+            << '\t' << (info.unreadable ? 1 : 0) << '\t' << info.error.size() << '\t' << info.headers.size() << '\n'
+            << info.error << info.headers;
+      }
+      if (!out.flush()) {
+        ::unlink(tmp.c_str());
+        return;
+      }
+    }
+    if (::rename(tmp.c_str(), ListingPath(fid).c_str()) != 0) ::unlink(tmp.c_str());
+  }
+
   std::vector<MessageInfo>& ListLocked(std::uint32_t fid) {
     FolderNode& node = folders_.at(fid);
     if (node.listed) return node.listing;
+    if (std::optional<std::vector<MessageInfo>> kept = ReadKeptListing(fid, node.message_count)) {
+      node.listing = std::move(*kept);
+      node.listed = true;
+      return node.listing;
+    }
     std::vector<MessageInfo> out;
     for (int i = 0; i < node.message_count; ++i) {
       MessageInfo info;
@@ -322,11 +434,13 @@ class PstBackend final : public Backend {
     }
     node.listing = std::move(out);
     node.listed = true;
+    KeepListing(fid, node.listing);
     return node.listing;
   }
 
   const std::string path_;
   const PstOptions options_;
+  std::string listing_dir_;  // set in the constructor; empty: listings are not kept
   std::mutex mu_;
   std::unique_ptr<File> file_;          // guarded by mu_
   std::uint32_t root_ = 0;

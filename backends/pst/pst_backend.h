@@ -15,6 +15,13 @@ namespace mailfs::pst {
 struct PstOptions {
   // Refuse the file when any folder or item cannot be read.
   bool strict = false;
+  // Where listings are kept between mounts (design.md §5: a remount lists at
+  // once, without rendering): "<cache_dir>/pst-listing-<fingerprint>/", one
+  // file per folder holding each message's key, date, flags, exact size and
+  // header block (or why it is unreadable). The fingerprint covers the
+  // file's size, modification time and inode and the conversion's version.
+  // Empty: listings are not kept.
+  std::string cache_dir;
 };
 
 // Opens the PST file at |path| read-only. A missing file throws
