@@ -1,0 +1,420 @@
+// NdbFile (backends/pst/writer/ndb_file.h): reading Outlook's files, creating
+// new ones, commits that the structural checker, libpff, libpst and our own
+// reader accept, and crash safety at every injected point.
+#include "backends/pst/writer/ndb_file.h"
+
+#include <gtest/gtest.h>
+#include <libpff.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "backends/error.h"
+#include "backends/pst/check/pst_check.h"
+#include "backends/pst/pff.h"
+
+namespace mailfs::pst::writer {
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kFixtures = std::string(MAILFS_SHARED_DIR) + "/fixtures/pst/";
+const std::string kEmpty = kFixtures + "ms-outlook-pst-rs-Empty.pst";
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = testing::TempDir() + "/pst_ndb_XXXXXX";
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct RunResult {
+  int rc;
+  std::string out, err;
+};
+RunResult RunTool(const std::string& cmd, const TempDir& dir) {
+  const std::string out = dir / "cmd.out", err = dir / "cmd.err";
+  const int status = std::system((cmd + " >" + out + " 2>" + err).c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, Slurp(out), Slurp(err)};
+}
+
+// Every file NdbFile writes must pass mailfs-pstcheck without a finding.
+void ExpectCheckClean(const std::string& path, bool allow_warnings = false) {
+  const auto r = check::CheckFile(path);
+  ASSERT_TRUE(r.readable) << path << ": " << r.fatal;
+  std::string lines;
+  for (const auto& f : r.findings) lines += check::FormatFinding(f) + "\n";
+  EXPECT_EQ(r.errors(), 0u) << path << "\n" << lines;
+  if (!allow_warnings) {
+    EXPECT_EQ(r.warnings(), 0u) << path << "\n" << lines;
+  }
+}
+
+bool Same(const NodeContent& a, const NodeContent& b) {
+  if (a.blocks != b.blocks || a.subnodes.size() != b.subnodes.size()) return false;
+  for (auto i = a.subnodes.begin(), j = b.subnodes.begin(); i != a.subnodes.end(); ++i, ++j) {
+    if (i->first != j->first || !Same(i->second, j->second)) return false;
+  }
+  return true;
+}
+
+struct Stored {
+  std::uint32_t parent;
+  NodeContent content;
+};
+using Model = std::map<std::uint32_t, Stored>;
+
+Model Snapshot(const NodeStore& store) {
+  Model m;
+  for (std::uint32_t nid : store.ListNodes()) m[nid] = {store.ParentOf(nid), store.ReadNode(nid)};
+  return m;
+}
+
+void ExpectSameModel(const Model& want, const Model& got) {
+  ASSERT_EQ(want.size(), got.size());
+  for (const auto& [nid, s] : want) {
+    auto it = got.find(nid);
+    ASSERT_NE(it, got.end()) << "node " << std::hex << nid << " missing";
+    EXPECT_EQ(s.parent, it->second.parent) << "node " << std::hex << nid;
+    EXPECT_TRUE(Same(s.content, it->second.content)) << "node " << std::hex << nid << " differs";
+  }
+}
+
+// A new file holding every node of Outlook's empty file.
+void WriteSkeleton(const std::string& path, std::uint8_t crypt = 0) {
+  auto src = NdbFile::Open(kEmpty, false);
+  auto f = NdbFile::Create(path, crypt);
+  for (std::uint32_t nid : src->ListNodes()) f->PutNode(nid, src->ParentOf(nid), src->ReadNode(nid));
+  f->Commit();
+}
+
+NodeContent RandomContent(std::mt19937& rng, int depth) {
+  NodeContent c;
+  const int nblocks = static_cast<int>(rng() % 4);
+  for (int i = 0; i < nblocks; ++i) {
+    std::string b(rng() % 3 == 0 ? kMaxBlockData : rng() % 3000, '\0');
+    for (auto& ch : b) ch = static_cast<char>(rng());
+    c.blocks.push_back(std::move(b));
+  }
+  if (depth < 2 && rng() % 3 == 0) {
+    const int nsub = static_cast<int>(rng() % 5) + 1;
+    for (int i = 0; i < nsub; ++i) {
+      c.subnodes[MakeNid(NidType::kLtp, 0x400 + static_cast<std::uint32_t>(rng() % 64))] =
+          RandomContent(rng, depth + 1);
+    }
+  }
+  return c;
+}
+
+Error CaughtError(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no mailfs::Error thrown";
+  return Error(Errc::kInvalid, "none");
+}
+
+TEST(NdbFile, ReadsOutlooksEmptyFile) {
+  auto f = NdbFile::Open(kEmpty, false);
+  EXPECT_EQ(f->crypt_method(), 1);  // permute
+  const auto nodes = f->ListNodes();
+  EXPECT_EQ(nodes.size(), 47u);
+  EXPECT_EQ(f->ParentOf(0x122), 0x122u);
+  EXPECT_EQ(f->ParentOf(0x8062), 0x8022u);
+  // 0x201, the search activity list, is a raw 4-byte block naming 0x2223.
+  EXPECT_EQ(f->ReadNode(0x201).Joined(), std::string("\x23\x22\x00\x00", 4));
+  // The store is a heap (signature 0xEC, property context 0xBC) once decoded.
+  const std::string store = f->ReadNode(0x21).Joined();
+  ASSERT_GE(store.size(), 4u);
+  EXPECT_EQ(static_cast<unsigned char>(store[2]), 0xEC);
+  EXPECT_EQ(static_cast<unsigned char>(store[3]), 0xBC);
+  EXPECT_EQ(f->rgnid(2), 0x404u);
+  EXPECT_THROW(f->ReadNode(0x12345), Error);
+  EXPECT_THROW(f->PutNode(0x8022, 0x122, {}), Error);  // read-only
+}
+
+TEST(NdbFile, ReadsEveryNodeOfAnAsposeFile) {
+  auto f = NdbFile::Open(kFixtures + "aspose-Outlook_1.pst", false);
+  std::size_t with_subnodes = 0, heaps = 0;
+  for (std::uint32_t nid : f->ListNodes()) {
+    NodeContent c = f->ReadNode(nid);
+    if (!c.subnodes.empty()) ++with_subnodes;
+    if (TypeOfNid(nid) == NidType::kNormalMessage) {
+      ASSERT_FALSE(c.blocks.empty());
+      EXPECT_EQ(static_cast<unsigned char>(c.blocks[0][2]), 0xEC) << std::hex << nid;
+      ++heaps;
+    }
+  }
+  EXPECT_GT(with_subnodes, 5u);
+  EXPECT_GT(heaps, 5u);
+}
+
+TEST(NdbFile, RefusesAnsiFiles) {
+  for (bool writable : {false, true}) {
+    TempDir dir;
+    const std::string copy = dir / "ansi.pst";
+    fs::copy_file(kFixtures + "go-pst-32-bit.pst", copy);
+    Error e = CaughtError([&] { NdbFile::Open(copy, writable); });
+    EXPECT_EQ(e.code(), Errc::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("ANSI"), std::string::npos) << e.what();
+  }
+}
+
+TEST(NdbFile, RefusesDamagedHeaders) {
+  TempDir dir;
+  std::string bytes = Slurp(kEmpty);
+  bytes[0x30] ^= 1;  // inside both CRC ranges
+  std::ofstream(dir / "bad.pst", std::ios::binary) << bytes;
+  Error e = CaughtError([&] { NdbFile::Open(dir / "bad.pst", false); });
+  EXPECT_EQ(e.code(), Errc::kCorrupt);
+  EXPECT_NE(std::string(e.what()).find("CRC"), std::string::npos) << e.what();
+  std::ofstream(dir / "text.pst") << "not a pst file at all\n";
+  EXPECT_EQ(CaughtError([&] { NdbFile::Open(dir / "text.pst", false); }).code(), Errc::kCorrupt);
+}
+
+TEST(NdbFile, CreateMakesAnEmptyValidFile) {
+  TempDir dir;
+  const std::string path = dir / "new.pst";
+  auto f = NdbFile::Create(path);
+  EXPECT_EQ(fs::file_size(path), 271360u);  // one AMap range, like Outlook's empty file
+  ExpectCheckClean(path);
+  EXPECT_TRUE(f->ListNodes().empty());
+  EXPECT_EQ(NdbFile::Open(path, false)->ListNodes().size(), 0u);
+  EXPECT_EQ(CaughtError([&] { NdbFile::Create(path); }).code(), Errc::kExists);
+  EXPECT_EQ(f->rgnid(static_cast<int>(NidType::kNormalMessage)), 0x10000u);
+  EXPECT_EQ(f->AllocateNid(NidType::kNormalFolder), 0x8022u);  // §10: first folder 0x401
+}
+
+class SkeletonTest : public testing::TestWithParam<int> {};
+
+TEST_P(SkeletonTest, CopyOfOutlooksSkeletonOpensInEveryReader) {
+  TempDir dir;
+  const std::string path = dir / "skeleton.pst";
+  WriteSkeleton(path, static_cast<std::uint8_t>(GetParam()));
+  ExpectCheckClean(path);
+  // Byte for byte the same nodes as Outlook's file.
+  ExpectSameModel(Snapshot(*NdbFile::Open(kEmpty, false)), Snapshot(*NdbFile::Open(path, false)));
+
+  RunResult info = RunTool("pffinfo " + path, dir);
+  EXPECT_EQ(info.rc, 0) << info.out << info.err;
+  EXPECT_EQ(info.err, "");
+  EXPECT_NE(info.out.find("64-bit"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("Subtree, Wastbox, Common views, Finder"), std::string::npos) << info.out;
+  RunResult exp = RunTool("pffexport -q -m all -f all -t " + dir.path() + "/export " + path, dir);
+  EXPECT_EQ(exp.rc, 0);
+  EXPECT_EQ(exp.err, "");
+  EXPECT_TRUE(fs::is_directory(dir.path() + "/export.export/Top of Outlook data file/Deleted Items"));
+  std::string listing = RunTool("lspst " + path, dir).out;
+  EXPECT_EQ(listing, Slurp(kFixtures + "expected/ms-outlook-pst-rs-Empty.lspst.txt"));
+  RunResult rp = RunTool("readpst -j 0 -r -e -D -8 -o " + dir.path() + " " + path, dir);
+  EXPECT_EQ(rp.rc, 0) << rp.out << rp.err;
+
+  // The project's own reader (libpff through backends/pst/pff.h).
+  pst::File file(path);
+  Item root;
+  libpff_error_t* error = nullptr;
+  ASSERT_EQ(pst::Check(libpff_file_get_root_folder(file.get(), root.out(), &error), error, "root"), 1);
+  int subfolders = 0;
+  error = nullptr;
+  pst::Check(libpff_folder_get_number_of_sub_folders(root.get(), &subfolders, &error), error, "count");
+  EXPECT_EQ(subfolders, 4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Encodings, SkeletonTest, testing::Values(0, 1));
+
+TEST(NdbFile, ManyCommitsRoundTripAndStayValid) {
+  const unsigned seed = std::random_device{}();
+  std::cout << "seed " << seed << "\n";
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  TempDir dir;
+  const std::string path = dir / "many.pst";
+  WriteSkeleton(path, static_cast<std::uint8_t>(seed % 2));
+  Model model = Snapshot(*NdbFile::Open(path, false));
+  auto f = NdbFile::Open(path, true);
+  f->set_sync(false);
+  std::vector<std::uint32_t> mine;
+  for (int round = 0; round < 40; ++round) {
+    const int ops = 1 + static_cast<int>(rng() % 6);
+    for (int op = 0; op < ops; ++op) {
+      const unsigned what = rng() % 10;
+      if (what < 5 || mine.empty()) {
+        const std::uint32_t nid = f->AllocateNid(NidType::kLtp);
+        NodeContent c = RandomContent(rng, 0);
+        model[nid] = {0, c};
+        f->PutNode(nid, 0, std::move(c));
+        mine.push_back(nid);
+      } else if (what < 8) {
+        const std::uint32_t nid = mine[rng() % mine.size()];
+        NodeContent c = RandomContent(rng, 0);
+        model[nid] = {0x21, c};
+        f->PutNode(nid, 0x21, std::move(c));
+      } else {
+        const std::size_t i = rng() % mine.size();
+        f->DeleteNode(mine[i]);
+        model.erase(mine[i]);
+        mine.erase(mine.begin() + static_cast<std::ptrdiff_t>(i));
+      }
+    }
+    if (round == 10) {  // a data tree of more than 1021 blocks (XXBLOCK)
+      NodeContent big;
+      for (int i = 0; i < 1100; ++i) big.blocks.push_back(std::string(40 + i % 50, static_cast<char>(i)));
+      const std::uint32_t nid = f->AllocateNid(NidType::kLtp);
+      model[nid] = {0, big};
+      f->PutNode(nid, 0, std::move(big));
+    }
+    if (round == 20) {  // more than 340 subnodes (SIBLOCK)
+      NodeContent many;
+      for (std::uint32_t i = 0; i < 700; ++i) many.subnodes[MakeNid(NidType::kLtp, 0x400 + i)].blocks = {std::to_string(i)};
+      const std::uint32_t nid = f->AllocateNid(NidType::kLtp);
+      model[nid] = {0, many};
+      f->PutNode(nid, 0, std::move(many));
+    }
+    ExpectSameModel(model, Snapshot(*f));  // staged view
+    f->Commit();
+    if (round % 8 == 7 || round == 39) {
+      ExpectCheckClean(path);
+      ExpectSameModel(model, Snapshot(*NdbFile::Open(path, false)));
+    }
+  }
+  f.reset();
+  auto reopened = NdbFile::Open(path, true);  // counters survive
+  EXPECT_GE(reopened->rgnid(static_cast<int>(NidType::kLtp)), 0x400u + static_cast<unsigned>(mine.size()));
+  RunResult info = RunTool("pffinfo " + path, dir);
+  EXPECT_EQ(info.rc, 0);
+  EXPECT_EQ(info.err, "");
+  // Random nodes hang under no folder (parent 0 or the store), so they are not items.
+  RunResult exp = RunTool("pffexport -q -m items -f all -t " + dir.path() + "/export " + path, dir);
+  EXPECT_EQ(exp.rc, 0);
+  EXPECT_EQ(exp.err, "");
+  EXPECT_TRUE(fs::is_directory(dir.path() + "/export.export/Top of Outlook data file/Deleted Items"));
+}
+
+TEST(NdbFile, FreedSpaceIsReused) {
+  TempDir dir;
+  const std::string path = dir / "reuse.pst";
+  WriteSkeleton(path);
+  auto f = NdbFile::Open(path, true);
+  f->set_sync(false);
+  NodeContent c;
+  c.blocks = SplitStream(std::string(1 << 20, 'x'));
+  f->PutNode(0x10001F, 0x122, c);
+  f->Commit();
+  const std::uint64_t first = fs::file_size(path);
+  for (int i = 0; i < 20; ++i) {
+    c.blocks[0][0] = static_cast<char>(i);
+    f->PutNode(0x10001F, 0x122, c);
+    f->Commit();
+  }
+  // Two generations live at most (the old one is freed after each commit).
+  EXPECT_LE(fs::file_size(path), first + (1u << 20) + 2 * 0x3E000);
+  ExpectCheckClean(path);
+  f->DeleteNode(0x10001F);
+  f->Commit();
+  ExpectCheckClean(path);
+}
+
+TEST(NdbFile, CrashAtEveryPointLeavesTheOldOrTheNewState) {
+  TempDir dir;
+  const std::string base = dir / "base.pst";
+  WriteSkeleton(base);
+  const Model before = Snapshot(*NdbFile::Open(base, false));
+  for (int p = 0; p <= static_cast<int>(CrashPoint::kBeforeFinalHeader); ++p) {
+    const auto point = static_cast<CrashPoint>(p);
+    SCOPED_TRACE(CrashPointName(point));
+    const std::string path = dir / (std::string(CrashPointName(point)) + ".pst");
+    fs::copy_file(base, path);
+    Model after = before;
+    {
+      auto f = NdbFile::Open(path, true);
+      // Enough data to grow the file by a range, a replaced and a deleted node.
+      NodeContent big;
+      big.blocks = SplitStream(std::string(400000, 'b'));
+      f->PutNode(0x10001F, 0x122, big);
+      after[0x10001F] = {0x122, big};
+      NodeContent store = f->ReadNode(0x201);
+      store.blocks[0][0] = 'X';
+      f->PutNode(0x201, 0, store);
+      after[0x201] = {0, store};
+      f->DeleteNode(0xF21);
+      after.erase(0xF21);
+      f->SetCrashHook([point](CrashPoint at) {
+        if (at == point) throw Error(Errc::kIo, "injected crash");
+      });
+      EXPECT_THROW(f->Commit(), Error);
+      if (point <= CrashPoint::kBeforeHeader) {
+        // The object kept its staged changes; the next commit lands them.
+        f->SetCrashHook(nullptr);
+        ExpectSameModel(after, Snapshot(*f));
+      }
+    }
+    // What a reader finds after the "crash".
+    ExpectCheckClean(path, /*allow_warnings=*/true);
+    const bool committed = point > CrashPoint::kBeforeHeader;
+    ExpectSameModel(committed ? after : before, Snapshot(*NdbFile::Open(path, false)));
+    RunResult info = RunTool("pffinfo " + path, dir);
+    EXPECT_EQ(info.rc, 0);
+    EXPECT_EQ(info.err, "");
+    // Recovery: the next writer commits on top and leaves a clean file.
+    auto f = NdbFile::Open(path, true);
+    f->PutNode(0x10003F, 0x122, NodeContent{{"after the crash"}, {}});
+    f->Commit();
+    f.reset();
+    ExpectCheckClean(path);
+    Model later = committed ? after : before;
+    later[0x10003F] = {0x122, NodeContent{{"after the crash"}, {}}};
+    ExpectSameModel(later, Snapshot(*NdbFile::Open(path, false)));
+  }
+}
+
+TEST(NdbFile, EnvironmentCrashPointKillsTheProcess) {
+  TempDir dir;
+  const std::string path = dir / "killed.pst";
+  WriteSkeleton(path);
+  const Model before = Snapshot(*NdbFile::Open(path, false));
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::setenv("MAILFS_PST_CRASH", "before-header", 1);
+    auto f = NdbFile::Open(path, true);
+    f->PutNode(0x10001F, 0x122, NodeContent{{"lost"}, {}});
+    f->Commit();
+    ::_exit(0);  // not reached
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+  ExpectCheckClean(path, true);
+  ExpectSameModel(before, Snapshot(*NdbFile::Open(path, false)));
+}
+
+}  // namespace
+}  // namespace mailfs::pst::writer
