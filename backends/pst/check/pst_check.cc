@@ -263,7 +263,7 @@ class Checker {
     const std::uint16_t want_sig = map_page ? 0 : ndb::Signature(ib, bid);
     if (Get16(t + 2) != want_sig) {
       if (map_page) {
-        Warn(ib + f_.page_data + 2, what, "map page signature is not 0");
+        Err(ib + f_.page_data + 2, what, "map page signature is not 0");
       } else {
         Err(ib + f_.page_data + 2, what, "page signature mismatch");
         ok = false;
