@@ -12,6 +12,35 @@ it_init
 PST_DIR="$SHARED_DIR/fixtures/pst"
 [ -d "$PST_DIR" ] || skip "no sample PST files in $PST_DIR"
 
+# compare_with_readers FILE MNT LABEL: runs pffexport and readpst on FILE, and
+# pst-extractor when MAILFS_PST_EXTRACTOR_DIR holds node_modules/pst-extractor
+# (else its output recorded in expected/), and compares folder tree, messages
+# per folder, subjects, attachment names and bytes with the mount
+# (pst_compare_readers.py, which also lists the known disagreements).
+compare_with_readers() {
+  local file=$1 mnt=$2 label=$3 out ext
+  out="$IT_TMP/readers-$label"
+  mkdir -p "$out/readpst"
+  if ! command -v pffexport >/dev/null || ! command -v readpst >/dev/null; then
+    fail "$label: pffexport and readpst are needed (pff-tools, pst-utils)"
+    return
+  fi
+  check "$label: pffexport exports the file" pffexport -q -m all -f all -t "$out/pff" "$file"
+  check "$label: readpst exports the file" readpst -j 0 -r -e -D -8 -o "$out/readpst" "$file"
+  ext="$PST_DIR/expected/$label.pst-extractor.txt"
+  if [ -n "${MAILFS_PST_EXTRACTOR_DIR:-}" ] && [ -d "$MAILFS_PST_EXTRACTOR_DIR/node_modules/pst-extractor" ]; then
+    NODE_PATH="$MAILFS_PST_EXTRACTOR_DIR/node_modules" node "$SHARED_DIR/tools/pst_tree_extractor.js" "$file" \
+      >"$out/extractor.txt" 2>&1
+    ext="$out/extractor.txt"
+  fi
+  [ -f "$ext" ] || ext=-
+  check "$label: same tree, counts, subjects and attachments as pffexport, readpst, pst-extractor" \
+    python3 "$MAILFS_SOURCE_DIR/tests/integration/pst_compare_readers.py" "$mnt" "$out/pff.export" \
+    "$out/readpst" "$ext"
+  python3 "$MAILFS_SOURCE_DIR/tests/integration/pst_compare_readers.py" "$mnt" "$out/pff.export" "$out/readpst" \
+    "$ext" 2>&1 | grep -E '^(#|known)' | sed "s/^/$label: /" >&2
+}
+
 # check_sample NAME "FOLDER=COUNT;...": mounts NAME and runs every check.
 check_sample() {
   local name=$1 expected=$2 label mnt copy pair folder count got f
@@ -50,6 +79,7 @@ for top, dirs, files in os.walk(sys.argv[1]):
                 sys.exit("%s: neither Subject nor From" % name)
 PYEOF
   check "$label: mailname.py check" python3 "$MAILNAME" check "$mnt"
+  compare_with_readers "$PST_DIR/$name" "$mnt" "$label"
 
   f=$(find "$mnt" -type f -name '*.eml' | head -n 1)
   expect_fail_with "$label: mkdir fails with EROFS" "Read-only file system" mkdir "$mnt/newfolder"
@@ -111,5 +141,36 @@ refused "a file that is no PST is refused" "junk\.pst.*not a readable PST file" 
   "cache_dir=$IT_TMP/cache-refused"
 head -c 20000 "$PST_DIR/aspose-Outlook_1.pst" >"$IT_TMP/truncated.pst"
 refused "a truncated PST is refused" "truncated\.pst" "$IT_TMP/truncated.pst" "cache_dir=$IT_TMP/cache-refused"
+
+# A damaged copy: one byte of aspose-Outlook_1.pst changed (offset 153555,
+# xor 0x55) breaks the attachment table of one message in Sent Items (node
+# 0x200104). The mount lists it as unreadable, reading it fails with EIO, the
+# log names the folder and the node; the other messages read as before.
+damaged="$IT_TMP/damaged.pst"
+if [ "$(sha256sum "$PST_DIR/aspose-Outlook_1.pst" | cut -c1-16)" != "b11f87c5658a18ad" ]; then
+  fail "aspose-Outlook_1.pst is not the expected sample (sha256 b11f87c5658a18ad...)"
+else
+  python3 - "$PST_DIR/aspose-Outlook_1.pst" "$damaged" <<'PYEOF'
+import sys
+data = bytearray(open(sys.argv[1], "rb").read())
+data[153555] ^= 0x55
+open(sys.argv[2], "wb").write(data)
+PYEOF
+  mnt="$IT_TMP/mnt-damaged"
+  if start_mount "$damaged" "$mnt" "cache_dir=$IT_TMP/cache-damaged"; then
+    bad=$(find "$mnt/Sent Items" -name '*(unreadable)*.eml')
+    expect_eq "damaged copy: one unreadable message in Sent Items" "$(printf '%s' "$bad" | grep -c .)" 1
+    expect_fail_with "damaged copy: reading it fails with EIO" "Input/output error" cat "$bad"
+    check "damaged copy: the log names folder and node id" \
+      grep -q 'folder "Sent Items": message 5: node 0x200104' "${IT_LOGS[$mnt]}"
+    expect_eq "damaged copy: the other 5 messages of Sent Items read" \
+      "$(find "$mnt/Sent Items" -name '*.eml' ! -name '*(unreadable)*' -exec sh -c 'cat "$1" >/dev/null && echo ok' _ {} \; | grep -c ok)" 5
+    check "damaged copy: user.mail.id of the unreadable item" bash -c \
+      'test "$(getfattr -n user.mail.id --only-values --absolute-names "$1")" = pst:0x200104' _ "$bad"
+    stop_mount "$mnt" || fail "damaged copy: daemon exit status $?"
+  fi
+  refused "damaged copy: strict refuses the mount" 'folder "Sent Items".*node 0x200104' "$damaged" \
+    "strict,cache_dir=$IT_TMP/cache-damaged-strict"
+fi
 
 it_finish
