@@ -172,7 +172,14 @@ class PstBackend final : public Backend {
         throw Error(Errc::kCorrupt, why);
       }
       if (rendered->Size() != info.size) {
-        throw Error(Errc::kIo, Where(node, key.value) + ": rendering changed between listing and reading");
+        // Only damaged data reads differently twice (libpff meets the damage
+        // in another order): the item is as good as unreadable.
+        std::string why = Where(node, "message " + std::to_string(i + 1) + " (" + key.value +
+                                          "): rendering changed between listing and reading (" +
+                                          std::to_string(info.size.value_or(0)) + " then " +
+                                          std::to_string(rendered->Size()) + " bytes)");
+        LOG(kWarning) << why;
+        throw Error(Errc::kCorrupt, why);
       }
       return rendered;
     }

@@ -185,6 +185,47 @@ def extractor(txt_path, ipm_names):
     return {k: sorted(v) for k, v in tree.items()}
 
 
+known = set()
+
+
+def pff_name_ok(mine, theirs):
+    """pffexport writes characters other than letters, digits, space and
+    ._()- as '_' in the file names it creates."""
+    if mine == theirs:
+        return True
+    if re.sub(r"[^A-Za-z0-9 ._()-]", "_", mine) == theirs:
+        known.add("pffexport writes characters such as & ~ ! as '_' in attachment file names")
+        return True
+    return False
+
+
+def readpst_name_ok(mine, theirs):
+    """readpst writes RFC 2231 file names without percent-encoding ' ( ) ! *,
+    so a MIME parser reads them cut short at the first such character."""
+    if mine == theirs:
+        return True
+    if theirs and mine.startswith(theirs.rstrip()) and len(mine) > len(theirs.rstrip()):
+        rest = mine[len(theirs.rstrip()):].lstrip()
+        if rest[:1] in ("'", "(", ")", "!", "*"):
+            known.add("readpst leaves ' ( ) ! * unencoded in RFC 2231 file names (cut short when parsed); "
+                      "mailfs serves the stored long file name")
+            return True
+    return False
+
+
+def same_attachments(mine, theirs, name_ok):
+    """Every attachment matched one to one: same bytes, equivalent name."""
+    rest = list(theirs)
+    for name, digest in mine:
+        for i, (n, d) in enumerate(rest):
+            if d == digest and name_ok(name, n):
+                del rest[i]
+                break
+        else:
+            return False
+    return not rest
+
+
 def main():
     mount, pff_dir, rp_dir, ext_txt = sys.argv[1:5]
     ipm_names = ("Top of Personal Folders", "Top of Outlook data file", "Top of Information Store")
@@ -201,10 +242,11 @@ def main():
             report([x[0] for x in a] == [x[0] for x in b], "pffexport: /%s same subjects" % folder)
             # pffexport names embedded messages by number only: compare
             # names of stored files, and the count of embedded messages.
-            aa = [[(n if h != "message" else "", h) for n, h in x[1]] for x in a]
-            bb = [x[1] for x in b]
-            report(sorted(map(sorted, aa)) == sorted(map(sorted, bb)),
-                   "pffexport: /%s same attachment names and bytes" % folder)
+            aa = [(n if h != "message" else "", h) for x in a for n, h in x[1]]
+            bb = [y for x in b for y in x[1]]
+            report(len(a) == len(b) and all(same_attachments([(n if h != "message" else "", h) for n, h in x[1]],
+                                                             y[1], pff_name_ok) for x, y in zip(a, b)),
+                   "pffexport: /%s same attachment names and bytes (%d)" % (folder, len(bb)))
 
     rp = readpst(rp_dir)
     # readpst writes only folders that hold items.
@@ -220,7 +262,8 @@ def main():
         # as a file; names of stored files and their bytes are compared.
         fa = sorted(y for x in a for y in x[1] if y[1] != "message")
         fb = sorted(y for x in b for y in x[1] if y[1] != "message")
-        report(fa == fb, "readpst: /%s same attachment names and bytes (%d files)" % (folder, len(fb)))
+        report(same_attachments(fa, fb, readpst_name_ok),
+               "readpst: /%s same attachment names and bytes (%d files)" % (folder, len(fb)))
 
     if ext_txt != "-":
         ext = extractor(ext_txt, ipm_names)
@@ -237,6 +280,8 @@ def main():
                 report([len(x[1]) for x in a] == [x[1] for x in b],
                        "pst-extractor: /%s same attachment counts" % folder)
 
+    for k in sorted(known):
+        print("known " + k)
     print("# %d disagreement(s)" % len(failures))
     return 1 if failures else 0
 
