@@ -15,5 +15,5 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   cmake g++ make pkg-config libgtest-dev libgmock-dev \
   libfuse3-dev fuse3 libetpan-dev libpff-dev libbfio-dev pff-tools pst-utils \
-  libssl-dev dovecot-imapd attr rsync python3 openssl procps >/dev/null
+  libssl-dev dovecot-imapd isync attr rsync python3 openssl procps >/dev/null
 if [ "$created_policy" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
