@@ -32,7 +32,7 @@ constexpr std::uint32_t kIpmSubtreeNid = 0x8022;
 // Bumped whenever the kept listing's format or the MAPI-to-MIME conversion
 // (mapi_message.cc, pim_items.cc, rtf_html.cc) changes what Fetch serves; part of
 // the listing fingerprint with mime::kRendererVersion.
-constexpr int kListingVersion = 2;
+constexpr int kListingVersion = 3;
 constexpr std::uint32_t kPstPassword = 0x67ff;
 
 std::string Hex(std::uint32_t v) {
@@ -162,6 +162,14 @@ class PstBackend final : public Backend {
       if (info.key != key) continue;
       if (info.unreadable) throw Error(Errc::kCorrupt, info.error);
       BlobPtr rendered;
+      if (auto kept = fresh_.find(key.value); kept != fresh_.end()) {
+        // Rendered by the listing a moment ago: served without reading the
+        // item again (a copy reads each message once, right after listing).
+        rendered = std::move(kept->second);
+        fresh_bytes_ -= rendered->Size();
+        fresh_.erase(kept);
+        return rendered;
+      }
       try {
         rendered = RenderAt(node, static_cast<int>(i), nullptr, nullptr);
       } catch (const Error& e) {
@@ -319,7 +327,11 @@ class PstBackend final : public Backend {
       }
       mime::Message m = BuildMessage(message.get());
       mime::RenderOptions ro;
-      ro.boundary_style = mime::BoundaryStyle::kContentHash;
+      // Boundaries named after the item ("=_pst_<node id>_1", ...): the same
+      // on every mount, and the exact size is known without reading the
+      // attachments through an encoder to hash them.
+      ro.boundary_style = mime::BoundaryStyle::kPrefix;
+      ro.boundary_prefix = "=_pst_" + Hex(nid).substr(2);
       ro.keep_extra_headers = true;
       return mime::Render(m, ro);
     } catch (const Error& e) {
@@ -426,17 +438,23 @@ class PstBackend final : public Backend {
     for (int i = 0; i < node.message_count; ++i) {
       MessageInfo info;
       std::uint32_t nid = 0;
+      BlobPtr rendered;
       try {
-        BlobPtr rendered = RenderAt(node, i, &nid, &info);
+        rendered = RenderAt(node, i, &nid, &info);
         info.size = rendered->Size();
         info.headers = HeaderBlockOf(*rendered);
       } catch (const Error& e) {
+        rendered.reset();
         info = MessageInfo();
         info.unreadable = true;
         info.error = Where(node, std::string("message ") + std::to_string(i + 1) + ": " + e.what());
         LOG(kWarning) << info.error;
       }
       info.key = MessageKey{nid != 0 ? "pst:" + Hex(nid) : "pst:folder-" + Hex(fid) + "-" + std::to_string(i)};
+      if (rendered && fresh_bytes_ + rendered->Size() <= kFreshBudget && fresh_.count(info.key.value) == 0) {
+        fresh_bytes_ += rendered->Size();
+        fresh_.emplace(info.key.value, std::move(rendered));
+      }
       out.push_back(std::move(info));
     }
     node.listing = std::move(out);
@@ -452,6 +470,12 @@ class PstBackend final : public Backend {
   std::unique_ptr<File> file_;          // guarded by mu_
   std::uint32_t root_ = 0;
   std::map<std::uint32_t, FolderNode> folders_;  // guarded by mu_
+  // Renderings made by a listing, kept until their first Fetch (at most
+  // kFreshBudget bytes; the earliest listed are kept, as a copy reads them
+  // first). Guarded by mu_.
+  static constexpr std::uint64_t kFreshBudget = 48u << 20;
+  std::map<std::string, BlobPtr> fresh_;
+  std::uint64_t fresh_bytes_ = 0;
 };
 
 }  // namespace
