@@ -196,6 +196,14 @@ class PstBackend final : public Backend {
 
  private:
   void CheckPassword() {
+    // PidTagPstPassword protects PST files only; an OST (an Exchange cache)
+    // has no such protection and may hold 0xFFFFFFFF there.
+    std::uint8_t content = 0;
+    libpff_error_t* type_error = nullptr;
+    if (Check(libpff_file_get_content_type(file_->get(), &content, &type_error), type_error, "file type") == 1 &&
+        content == LIBPFF_FILE_CONTENT_TYPE_OST) {
+      return;
+    }
     Item store;
     libpff_error_t* error = nullptr;
     if (Check(libpff_file_get_message_store(file_->get(), store.out(), &error), error, "message store") != 1) {
@@ -206,11 +214,46 @@ class PstBackend final : public Backend {
     }
   }
 
+  // The folder the message store names as its IPM subtree
+  // (PR_IPM_SUBTREE_ENTRYID: flags, store UID, node id); an OST's is not
+  // 0x8022. Empty Item when the store does not say or the folder cannot be
+  // opened.
+  Item StoreIpmSubtree() {
+    try {
+      Item store;
+      libpff_error_t* error = nullptr;
+      if (Check(libpff_file_get_message_store(file_->get(), store.out(), &error), error, "message store") != 1) {
+        return Item();
+      }
+      std::optional<std::string> id = GetBytes(store.get(), 0, 0x35e0);
+      if (!id || id->size() != 24) return Item();
+      std::uint32_t nid = 0;
+      for (int i = 3; i >= 0; --i) nid = (nid << 8) | static_cast<unsigned char>((*id)[20 + static_cast<std::size_t>(i)]);
+      Item folder;
+      error = nullptr;
+      if (Check(libpff_file_get_item_by_identifier(file_->get(), nid, folder.out(), &error), error, "IPM subtree") != 1) {
+        return Item();
+      }
+      std::uint8_t type = 0;
+      error = nullptr;
+      if (Check(libpff_item_get_type(folder.get(), &type, &error), error, "IPM subtree") != 1 ||
+          type != LIBPFF_ITEM_TYPE_FOLDER) {
+        return Item();
+      }
+      return folder;
+    } catch (const Error& e) {
+      LOG(kWarning) << path_ << ": the store's IPM subtree entry is not usable (" << e.what()
+                    << "); looking for it by node id and name";
+      return Item();
+    }
+  }
+
   Item FindIpmSubtree(libpff_item_t* root) {
+    if (Item from_store = StoreIpmSubtree()) return from_store;
     int n = 0;
     libpff_error_t* error = nullptr;
     Check(libpff_folder_get_number_of_sub_folders(root, &n, &error), error, "root sub-folders");
-    std::optional<int> by_name;
+    std::optional<int> by_name, mailbox;
     for (int i = 0; i < n; ++i) {
       Item sub;
       error = nullptr;
@@ -223,6 +266,25 @@ class PstBackend final : public Backend {
       if (!by_name && (name == "Top of Personal Folders" || name == "Top of Outlook data file" ||
                        name == "Top of Information Store")) {
         by_name = i;
+      }
+      if (!by_name && name == "Root - Mailbox") mailbox = i;
+    }
+    if (!by_name && mailbox) {
+      // An OST: the mailbox root holds IPM_SUBTREE.
+      Item box;
+      error = nullptr;
+      Check(libpff_folder_get_sub_folder(root, *mailbox, box.out(), &error), error, "mailbox root");
+      int m = 0;
+      error = nullptr;
+      Check(libpff_folder_get_number_of_sub_folders(box.get(), &m, &error), error, "mailbox sub-folders");
+      for (int i = 0; i < m; ++i) {
+        Item sub;
+        error = nullptr;
+        if (libpff_folder_get_sub_folder(box.get(), i, sub.out(), &error) != 1) {
+          if (error != nullptr) libpff_error_free(&error);
+          continue;
+        }
+        if (FolderName(sub.get()) == "IPM_SUBTREE") return sub;
       }
     }
     if (by_name) {

@@ -228,7 +228,7 @@ def same_attachments(mine, theirs, name_ok):
 
 def main():
     mount, pff_dir, rp_dir, ext_txt = sys.argv[1:5]
-    ipm_names = ("Top of Personal Folders", "Top of Outlook data file", "Top of Information Store")
+    ipm_names = ("Top of Personal Folders", "Top of Outlook data file", "Top of Information Store", "IPM_SUBTREE")
     mine = ours(mount)
     print("# mailfs: %d folders, %d messages" % (len(mine), sum(len(v) for v in mine.values())))
 
