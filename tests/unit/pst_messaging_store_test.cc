@@ -139,6 +139,7 @@ TEST(PstMessagingSkeleton, FoldersAndStoreProperties) {
 // under |folder|: PC counts = contents rows, unread count, subfolder flag =
 // hierarchy rows, parent's row mirrors the PC, messages' NBT parent.
 void CheckInvariants(NodeStore& nodes, PstStore& store, std::uint32_t folder) {
+  store.Flush();
   FolderInfo f = store.GetFolder(folder);
   auto messages = store.ListMessages(folder);
   EXPECT_EQ(f.content_count, messages.size()) << f.name;
@@ -174,6 +175,7 @@ TEST(PstMessagingFolders, CreateRenameDelete) {
   EXPECT_EQ(inbox, MakeNid(NidType::kNormalFolder, 0x405));
   std::uint32_t sub = store.CreateFolder(inbox, "Projekte ü 日本");
   std::uint32_t deeper = store.CreateFolder(sub, "2024");
+  store.Flush();
   EXPECT_TRUE(nodes.HasNode((deeper & ~0x1Fu) | 0xD));
   EXPECT_TRUE(nodes.HasNode((deeper & ~0x1Fu) | 0xE));
   EXPECT_TRUE(nodes.HasNode((deeper & ~0x1Fu) | 0xF));
@@ -453,6 +455,7 @@ TEST(PstMessagingMessages, FlagsDatesMovesAndDeletes) {
   EXPECT_EQ(store.GetFolder(a).content_count, 40u);
   EXPECT_EQ(store.GetFolder(a).unread_count, 20u);
   // The contents table outgrew one heap item: the row matrix is a subnode.
+  store.Flush();
   NodeContent contents = nodes.ReadNode((a & ~0x1Fu) | 0xE);
   EXPECT_FALSE(contents.subnodes.empty());
   CheckInvariants(nodes, store, kNidRootFolder);
@@ -507,6 +510,7 @@ TEST(PstMessagingMessages, StagedChangesRollBackUntilCommit) {
   std::uint32_t f = store.CreateFolder(store.ipm_subtree(), "Tmp");
   store.AddMessage(f, "Subject: x\r\n\r\nx\r\n", {}, 5);
   nodes.Rollback();
+  store.DiscardCache();
   EXPECT_FALSE(nodes.HasNode(f));
   EXPECT_EQ(store.ListFolders(store.ipm_subtree()).size(), 1u);
   CheckInvariants(nodes, store, kNidRootFolder);

@@ -58,13 +58,14 @@ void HeapBuilder::Fill(std::uint32_t hid, std::string_view bytes) {
 }
 
 std::vector<std::string> HeapBuilder::Finish() const {
-  std::vector<Page> pages = pages_;
-  if (pages.empty()) pages.emplace_back();
+  static const Page kEmpty;
+  std::size_t count = pages_.empty() ? 1 : pages_.size();
   std::vector<std::string> out;
-  for (std::size_t i = 0; i < pages.size(); ++i) {
-    const Page& p = pages[i];
+  for (std::size_t i = 0; i < count; ++i) {
+    const Page& p = pages_.empty() ? kEmpty : pages_[i];
     std::string b;
     std::size_t hdr = HeaderSize(i);
+    b.reserve(hdr + p.used + 5 + 2 * p.items.size());
     b.resize(hdr, '\0');
     std::vector<std::uint16_t> offsets;
     for (const auto& item : p.items) {

@@ -1,6 +1,7 @@
 #include "backends/pst/writer/ltp/table.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "backends/error.h"
@@ -106,8 +107,12 @@ NodeContent BuildTable(const Table& table, const NidSource& new_subnode_nid) {
     return nid;
   };
 
+  std::map<std::uint16_t, std::size_t> by_id;  // column id -> position in l.cols
+  for (std::size_t i = 2; i < l.cols.size(); ++i) by_id[static_cast<std::uint16_t>(l.cols[i].tag >> 16)] = i;
   std::string matrix;
+  matrix.reserve(table.rows.size() * l.row_size);
   std::vector<BthRecord> index;
+  index.reserve(table.rows.size());
   std::set<std::uint32_t> ids;
   for (std::size_t r = 0; r < table.rows.size(); ++r) {
     const TableRow& row = table.rows[r];
@@ -122,8 +127,8 @@ NodeContent BuildTable(const Table& table, const NidSource& new_subnode_nid) {
     put(l.cols[0], row.row_id);
     put(l.cols[1], row.row_ver);
     for (const auto& [id, v] : row.cells) {
-      auto it = std::find_if(l.cols.begin() + 2, l.cols.end(),
-                             [&](const Layout::Col& c) { return (c.tag >> 16) == id; });
+      auto found = by_id.find(id);
+      auto it = found == by_id.end() ? l.cols.end() : l.cols.begin() + static_cast<long>(found->second);
       if (it == l.cols.end()) {
         throw Error(Errc::kInvalid, "row " + Hex(row.row_id) + ": cell " + Hex(id) + " is not a column");
       }

@@ -123,12 +123,48 @@ void PstStore::WritePc(std::uint32_t nid, std::uint32_t parent, const PropertyMa
   nodes_.PutNode(nid, parent, std::move(pc));
 }
 
-Table PstStore::ReadTable(std::uint32_t nid) const {
-  return ltp::ParseTable(nodes_.ReadNode(nid), "node " + Hex(nid));
+const Table& PstStore::ReadTable(std::uint32_t nid) const {
+  auto it = tables_.find(nid);
+  if (it == tables_.end()) {
+    it = tables_.emplace(nid, ltp::ParseTable(nodes_.ReadNode(nid), "node " + Hex(nid))).first;
+  }
+  return it->second;
 }
 
-void PstStore::WriteTable(std::uint32_t nid, const Table& table) {
-  nodes_.PutNode(nid, 0, ltp::BuildTable(table, [this] { return NewLtpNid(); }));
+Table& PstStore::MutableTable(std::uint32_t nid) {
+  ReadTable(nid);
+  dirty_.insert(nid);
+  return tables_.at(nid);
+}
+
+void PstStore::WriteTable(std::uint32_t nid, Table table) {
+  tables_[nid] = std::move(table);
+  dirty_.insert(nid);
+}
+
+bool PstStore::HasTable(std::uint32_t nid) const { return tables_.count(nid) != 0 || nodes_.HasNode(nid); }
+
+void PstStore::DeleteTable(std::uint32_t nid) {
+  tables_.erase(nid);
+  dirty_.erase(nid);
+  if (nodes_.HasNode(nid)) nodes_.DeleteNode(nid);
+}
+
+void PstStore::Flush() {
+  for (std::uint32_t nid : dirty_) {
+    nodes_.PutNode(nid, 0, ltp::BuildTable(tables_.at(nid), [this] { return NewLtpNid(); }));
+  }
+  dirty_.clear();
+}
+
+void PstStore::Commit() {
+  Flush();
+  nodes_.Commit();
+}
+
+void PstStore::DiscardCache() {
+  tables_.clear();
+  dirty_.clear();
 }
 
 std::uint32_t PstStore::NextRowVersion() { return ++row_version_; }
@@ -277,6 +313,7 @@ void PstStore::CreateSkeleton(std::string_view display_name) {
   }
   ipm_subtree_ = 0x8022;
   deleted_items_ = 0x8062;
+  Flush();
 }
 
 std::uint32_t PstStore::FolderNidFromEntryId(const PropertyMap& store, std::uint16_t id) const {
@@ -361,7 +398,7 @@ void PstStore::SyncHierarchyRow(std::uint32_t folder, const PropertyMap& pc) {
   std::uint32_t parent = nodes_.ParentOf(folder);
   if (parent == folder) return;  // the root folder has no row
   std::uint32_t tnid = TableNid(parent, NidType::kHierarchyTable);
-  Table table = ReadTable(tnid);
+  Table& table = MutableTable(tnid);
   long at = table.Find(folder);
   PropertyMap cells = CellsFor(table.columns, pc);
   if (at < 0) {
@@ -374,7 +411,6 @@ void PstStore::SyncHierarchyRow(std::uint32_t folder, const PropertyMap& pc) {
     table.rows[at].cells = std::move(cells);
     table.rows[at].row_ver = NextRowVersion();
   }
-  WriteTable(tnid, table);
 }
 
 std::uint32_t PstStore::CreateFolder(std::uint32_t parent, std::string_view name) {
@@ -394,7 +430,7 @@ std::uint32_t PstStore::CreateFolder(std::uint32_t parent, std::string_view name
         got = nodes_.AllocateNid(type);
         if ((got >> 5) >= (candidate >> 5)) break;
       }
-      if (nodes_.HasNode(TableNid(candidate, type))) clash = true;
+      if (HasTable(TableNid(candidate, type))) clash = true;
     }
     if (!clash) nid = candidate;
   }
@@ -447,15 +483,15 @@ void PstStore::DeleteFolder(std::uint32_t folder) {
     throw Error(Errc::kNotEmpty, "folder " + Hex(folder) + " is not empty");
   }
   std::uint32_t tnid = TableNid(parent, NidType::kHierarchyTable);
-  Table siblings = ReadTable(tnid);
+  Table& siblings = MutableTable(tnid);
   long at = siblings.Find(folder);
   if (at >= 0) siblings.rows.erase(siblings.rows.begin() + at);
-  WriteTable(tnid, siblings);
+  bool last = siblings.rows.empty();
   for (NidType type : {NidType::kHierarchyTable, NidType::kContentsTable, NidType::kAssocContentsTable}) {
-    if (nodes_.HasNode(TableNid(folder, type))) nodes_.DeleteNode(TableNid(folder, type));
+    DeleteTable(TableNid(folder, type));
   }
   nodes_.DeleteNode(folder);
-  if (siblings.rows.empty()) {
+  if (last) {
     PropertyMap parent_pc = ReadPc(parent);
     parent_pc[prop::kSubfolders] = BoolValue(false);
     WritePc(parent, nodes_.ParentOf(parent), parent_pc);
@@ -492,7 +528,7 @@ void PstStore::UpdateFolderCounts(std::uint32_t folder, int delta_count, int del
 
 void PstStore::AddContentsRow(std::uint32_t folder, std::uint32_t message, const PropertyMap& props) {
   std::uint32_t tnid = TableNid(folder, NidType::kContentsTable);
-  Table table = ReadTable(tnid);
+  Table& table = MutableTable(tnid);
   ltp::TableRow row;
   row.row_id = message;
   row.row_ver = NextRowVersion();
@@ -503,18 +539,16 @@ void PstStore::AddContentsRow(std::uint32_t folder, std::uint32_t message, const
   } else {
     table.rows.push_back(std::move(row));
   }
-  WriteTable(tnid, table);
 }
 
 void PstStore::RemoveContentsRow(std::uint32_t folder, std::uint32_t message) {
   std::uint32_t tnid = TableNid(folder, NidType::kContentsTable);
-  Table table = ReadTable(tnid);
+  Table& table = MutableTable(tnid);
   long at = table.Find(message);
   if (at < 0) {
     throw Error(Errc::kCorrupt, "folder " + Hex(folder) + ": no contents row for message " + Hex(message));
   }
   table.rows.erase(table.rows.begin() + at);
-  WriteTable(tnid, table);
 }
 
 namespace {

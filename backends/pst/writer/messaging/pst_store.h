@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,14 +82,24 @@ class PstStore {
   std::optional<std::string> OriginalMime(std::uint32_t message) const;
   ltp::PropertyMap MessageProperties(std::uint32_t message) const;
 
-  void Commit() { nodes_.Commit(); }
+  // Writes the tables changed since the last Flush() into the node store
+  // (tables are kept parsed in memory between changes).
+  void Flush();
+  // Flush() and NodeStore::Commit().
+  void Commit();
+  // Forgets the in-memory tables (after the node store dropped staged
+  // changes).
+  void DiscardCache();
 
  private:
   std::uint32_t NewLtpNid() { return nodes_.AllocateNid(NidType::kLtp); }
   ltp::PropertyMap ReadPc(std::uint32_t nid) const;
   void WritePc(std::uint32_t nid, std::uint32_t parent, const ltp::PropertyMap& props);
-  ltp::Table ReadTable(std::uint32_t nid) const;
-  void WriteTable(std::uint32_t nid, const ltp::Table& table);
+  const ltp::Table& ReadTable(std::uint32_t nid) const;
+  ltp::Table& MutableTable(std::uint32_t nid);
+  void WriteTable(std::uint32_t nid, ltp::Table table);
+  bool HasTable(std::uint32_t nid) const;
+  void DeleteTable(std::uint32_t nid);
   void CheckFolder(std::uint32_t folder) const;
   void CheckMessage(std::uint32_t message) const;
   // Re-counts |folder|'s messages into its PC and its parent's hierarchy row.
@@ -109,6 +121,8 @@ class PstStore {
   std::uint32_t ipm_subtree_ = 0x8022;
   std::uint32_t deleted_items_ = 0x8062;
   std::uint32_t row_version_ = 0;
+  mutable std::map<std::uint32_t, ltp::Table> tables_;
+  std::set<std::uint32_t> dirty_;
 };
 
 // The column sets of Outlook's table templates (pst-writing.md §9.1).
