@@ -140,7 +140,7 @@ TEST(PstMessagingSkeleton, FoldersAndStoreProperties) {
 // hierarchy rows, parent's row mirrors the PC, messages' NBT parent.
 void CheckInvariants(NodeStore& nodes, PstStore& store, std::uint32_t folder) {
   store.Flush();
-  FolderInfo f = store.GetFolder(folder);
+  PstFolder f = store.GetFolder(folder);
   auto messages = store.ListMessages(folder);
   EXPECT_EQ(f.content_count, messages.size()) << f.name;
   std::uint32_t unread = 0;

@@ -367,10 +367,10 @@ void PstStore::CheckMessage(std::uint32_t message) const {
   }
 }
 
-FolderInfo PstStore::GetFolder(std::uint32_t folder) const {
+PstFolder PstStore::GetFolder(std::uint32_t folder) const {
   if (!nodes_.HasNode(folder)) throw Error(Errc::kNotFound, "no folder " + Hex(folder));
   PropertyMap pc = ReadPc(folder);
-  FolderInfo f;
+  PstFolder f;
   f.nid = folder;
   f.parent = nodes_.ParentOf(folder);
   f.name = ltp::GetString(pc, prop::kDisplayName).value_or("");
@@ -381,9 +381,9 @@ FolderInfo PstStore::GetFolder(std::uint32_t folder) const {
   return f;
 }
 
-std::vector<FolderInfo> PstStore::ListFolders(std::uint32_t parent) const {
+std::vector<PstFolder> PstStore::ListFolders(std::uint32_t parent) const {
   CheckFolder(parent);
-  std::vector<FolderInfo> out;
+  std::vector<PstFolder> out;
   for (const auto& row : ReadTable(TableNid(parent, NidType::kHierarchyTable)).rows) {
     if (!nodes_.HasNode(row.row_id)) {
       throw Error(Errc::kCorrupt, "folder " + Hex(parent) + ": hierarchy row " + Hex(row.row_id) +
@@ -499,11 +499,11 @@ void PstStore::DeleteFolder(std::uint32_t folder) {
   }
 }
 
-std::vector<MessageInfo> PstStore::ListMessages(std::uint32_t folder) const {
+std::vector<PstMessage> PstStore::ListMessages(std::uint32_t folder) const {
   CheckFolder(folder);
-  std::vector<MessageInfo> out;
+  std::vector<PstMessage> out;
   for (const auto& row : ReadTable(TableNid(folder, NidType::kContentsTable)).rows) {
-    MessageInfo m;
+    PstMessage m;
     m.nid = row.row_id;
     m.subject = ltp::GetString(row.cells, prop::kSubject).value_or("");
     m.size = ltp::GetInt32(row.cells, prop::kMessageSize).value_or(0);

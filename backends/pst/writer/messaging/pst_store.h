@@ -26,7 +26,7 @@ inline constexpr std::uint32_t kNidMessageStore = 0x21;
 inline constexpr std::uint32_t kNidNameToIdMap = 0x61;
 inline constexpr std::uint32_t kNidRootFolder = 0x122;
 
-struct FolderInfo {
+struct PstFolder {
   std::uint32_t nid = 0;
   std::uint32_t parent = 0;
   std::string name;
@@ -36,7 +36,7 @@ struct FolderInfo {
   std::string container_class;
 };
 
-struct MessageInfo {
+struct PstMessage {
   std::uint32_t nid = 0;
   std::string subject;
   std::uint32_t size = 0;           // PidTagMessageSize
@@ -61,15 +61,15 @@ class PstStore {
   std::uint32_t deleted_items() const { return deleted_items_; }
   const NamedIds& named_ids() const { return ids_; }
 
-  FolderInfo GetFolder(std::uint32_t folder) const;
+  PstFolder GetFolder(std::uint32_t folder) const;
   // Child folders of |parent|, in hierarchy-table order.
-  std::vector<FolderInfo> ListFolders(std::uint32_t parent) const;
+  std::vector<PstFolder> ListFolders(std::uint32_t parent) const;
   std::uint32_t CreateFolder(std::uint32_t parent, std::string_view name);
   void RenameFolder(std::uint32_t folder, std::string_view name);
   // Deletes an empty folder (no messages, no subfolders): kNotEmpty otherwise.
   void DeleteFolder(std::uint32_t folder);
 
-  std::vector<MessageInfo> ListMessages(std::uint32_t folder) const;
+  std::vector<PstMessage> ListMessages(std::uint32_t folder) const;
   std::uint32_t AddMessage(std::uint32_t folder, std::string_view eml, const MessageFlags& flags,
                            std::int64_t internal_date);
   void DeleteMessage(std::uint32_t message);
