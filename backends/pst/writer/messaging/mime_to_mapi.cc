@@ -74,6 +74,17 @@ std::pair<std::string, std::string> SplitSubject(const std::string& subject) {
   return {subject.substr(0, colon + 2), subject.substr(colon + 2)};
 }
 
+// Long text that is pure ASCII is stored as PtypString8 (one byte per
+// character instead of two; every reader decodes it with the message code
+// page, of which ASCII is a subset); other text as UTF-16.
+ltp::PropValue TextValue(std::string_view utf8, bool& used_8bit) {
+  for (char c : utf8) {
+    if (static_cast<unsigned char>(c) >= 0x80) return StringValue(utf8);
+  }
+  used_8bit = true;
+  return {ltp::ptype::kString8, std::string(utf8)};
+}
+
 std::string DisplayOf(const mime::Mailbox& m) { return m.name.empty() ? m.address : m.name; }
 
 std::string JoinNames(const std::vector<mime::Mailbox>& list) {
@@ -417,10 +428,11 @@ BuiltMessage Builder::Build(const mime::Message& msg, std::string_view raw, cons
   if (!msg.message_id.empty()) m[prop::kInternetMessageId] = StringValue("<" + msg.message_id + ">");
   if (!msg.in_reply_to.empty()) m[prop::kInReplyToId] = StringValue(msg.in_reply_to);
   if (!msg.references.empty()) m[prop::kInternetReferences] = StringValue(msg.references);
+  bool used_8bit = false;
   if (!raw.empty()) {
     std::string headers = ToCrlf(mime::HeaderBlock(raw));
     if (headers.size() < 2 || headers.compare(headers.size() - 2, 2, "\r\n") != 0) headers += "\r\n";
-    m[prop::kTransportHeaders] = StringValue(headers);
+    m[prop::kTransportHeaders] = TextValue(headers, used_8bit);
   }
 
   std::string plain = c.plain ? BlobBytes(c.plain->body) : std::string();
@@ -430,7 +442,8 @@ BuiltMessage Builder::Build(const mime::Message& msg, std::string_view raw, cons
     m[prop::kInternetCodepage] = Int32Value(65001);
     if (!c.plain) plain = HtmlToText(html);
   }
-  if (c.plain || c.html) m[prop::kBody] = StringValue(plain);
+  if (c.plain || c.html) m[prop::kBody] = TextValue(plain, used_8bit);
+  if (used_8bit) m[prop::kMessageCodepage] = Int32Value(1252);
   m[prop::kNativeBody] = Int32Value(c.html && !c.plain ? 3 : 1);
   m[prop::kMessageLocaleId] = Int32Value(1033);
 

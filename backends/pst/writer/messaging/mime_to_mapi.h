@@ -93,6 +93,7 @@ inline constexpr std::uint16_t kAttachContentId = 0x3712;
 inline constexpr std::uint16_t kAttachFlags = 0x3714;
 inline constexpr std::uint16_t kInternetCodepage = 0x3FDE;
 inline constexpr std::uint16_t kMessageLocaleId = 0x3FF1;
+inline constexpr std::uint16_t kMessageCodepage = 0x3FFD;
 inline constexpr std::uint16_t kSenderSmtpAddress = 0x5D01;
 inline constexpr std::uint16_t kSentRepresentingSmtpAddress = 0x5D02;
 inline constexpr std::uint16_t kAttachmentHidden = 0x7FFE;
