@@ -1009,12 +1009,18 @@ void NdbFile::CommitOrThrow() {
   nbt_.Promote(release_page);
   bbt_.Promote(release_page);
   for (const auto& [ib, bytes] : freed_) MarkUnits(ib, bytes, false);
-  freed_.clear();
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> scrub;
+  scrub.swap(freed_);
+  std::sort(scrub.begin(), scrub.end());
 
   // Phase 3: AMap and density list in place, then the header again with
   // fAMapValid = 2. A failure here leaves a valid file flagged "rebuild AMap".
   try {
     Crash(CrashPoint::kBeforeAMapWrite);
+    // Zero what the commit released: deleted data is gone for good, and
+    // readers that scan free space for lost items (pffexport -m all) find
+    // no stale pages or blocks.
+    for (const auto& [ib, bytes] : scrub) WriteAt(ib, std::string(bytes, '\0'));
     for (std::uint64_t r = 0; r < ranges_; ++r) {
       if (amap_dirty_[r]) WriteAt(ndb::RangeStart(r), AMapPage(r));
     }

@@ -37,6 +37,8 @@
 //     in between leaves the new state with an AMap flagged invalid — Outlook
 //     rebuilds it, the readers ignore it, mailfs-pstcheck skips the AMap
 //     comparison, and Open() rebuilds it in memory from the trees.
+//     Space the commit released is zeroed in this phase too (after the
+//     commit point, so only unreferenced bytes are touched).
 //  So after a crash the file shows either the previous commit (any crash
 //  before the first header write of step 2 completes) or the new one.
 //  Leftovers of an interrupted commit are unreferenced blocks in space the
