@@ -496,6 +496,68 @@ TEST(NdbFile, CrashAtEveryPointLeavesTheOldOrTheNewState) {
   }
 }
 
+TEST(NdbFile, KillNineAtRandomMomentsKeepsAPrefixOfTheCommits) {
+  // A child commits heap-sized nodes one by one (fsync on); the parent kills
+  // it with SIGKILL after a random delay. The file must then hold exactly the
+  // first k nodes for some k, pass the checker and open in libpff.
+  const unsigned seed = std::random_device{}();
+  std::cout << "seed " << seed << "\n";
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  TempDir dir;
+  const std::string base = dir / "base.pst";
+  WriteSkeleton(base);
+  const NodeContent store = NdbFile::Open(base, false)->ReadNode(0x21);
+  auto content = [&](std::uint32_t i) {
+    NodeContent c = store;  // a heap, as top-level nodes are in real files
+    c.subnodes[0x1F].blocks = SplitStream(std::string(20000 + 3000 * (i % 7), static_cast<char>('a' + i % 26)));
+    return c;
+  };
+  for (int round = 0; round < 10; ++round) {
+    const std::string path = dir / ("kill" + std::to_string(round) + ".pst");
+    fs::copy_file(base, path);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto f = NdbFile::Open(path, true);
+      for (std::uint32_t i = 0;; ++i) {
+        f->PutNode(0x10001F + (i << 5), 0, content(i));
+        if (i % 5 == 4) f->DeleteNode(0x10001F + ((i - 2) << 5));  // frees space too
+        f->Commit();
+      }
+    }
+    ::usleep(static_cast<useconds_t>(20000 + rng() % 400000));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ExpectCheckClean(path, /*allow_warnings=*/true);
+    auto f = NdbFile::Open(path, false);
+    // k = number of commits that landed: node k-1 is the last one present
+    // (deletions only ever remove an older node, never two in a row).
+    std::uint32_t k = 0;
+    for (std::uint32_t i = 0, misses = 0; misses < 3; ++i) {
+      if (f->HasNode(0x10001F + (i << 5))) {
+        k = i + 1;
+        misses = 0;
+      } else {
+        ++misses;
+      }
+    }
+    for (std::uint32_t i = 0; i < k; ++i) {
+      const std::uint32_t nid = 0x10001F + (i << 5);
+      const bool deleted = i % 5 == 2 && i + 2 <= k - 1;
+      EXPECT_EQ(f->HasNode(nid), !deleted) << "node " << i << " of " << k;
+      if (!deleted && f->HasNode(nid)) {
+        EXPECT_TRUE(Same(f->ReadNode(nid), content(i))) << "node " << i;
+      }
+    }
+    RunResult info = RunTool("pffinfo " + path, dir);
+    EXPECT_EQ(info.rc, 0);
+    EXPECT_EQ(info.err, "");
+    std::cout << "round " << round << ": killed after " << k << " commits\n";
+  }
+}
+
 TEST(NdbFile, EnvironmentCrashPointKillsTheProcess) {
   TempDir dir;
   const std::string path = dir / "killed.pst";
