@@ -78,7 +78,9 @@ std::unique_ptr<Backend> OpenImap(const MailfsOptions& o, const std::string& cac
     } else if (name == "oauth2_cmd") {
       oauth2_cmd = value;
     } else if (name == "cafile") {
-      io.server.tls_settings.cafile = value;
+      // Absolute: the daemon runs from "/" once mounted.
+      std::error_code ec;
+      io.server.tls_settings.cafile = std::filesystem::absolute(value, ec).string();
     } else if (name == "inbox_name") {
       io.inbox_name = value;
     } else if (name == "tls") {

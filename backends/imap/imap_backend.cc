@@ -17,12 +17,14 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "backends/imap/listing_store.h"
 #include "backends/imap/mutf7.h"
 #include "backends/log.h"
+#include "backends/mime/header_decode.h"
 #include "backends/sha256.h"
 
 namespace mailfs::imap {
@@ -30,7 +32,7 @@ namespace {
 
 constexpr std::size_t kBatchMessages = 64;         // messages per read-ahead FETCH
 constexpr std::uint64_t kBatchBytes = 16ull << 20;  // bytes per read-ahead FETCH
-constexpr std::size_t kAheadWindow = 48;            // keep this many following messages fetched
+constexpr std::size_t kAheadWindow = 128;           // keep this many following messages fetched
 
 std::string ToLowerAscii(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -317,6 +319,7 @@ class ImapBackend final : public Backend {
   void AccountCache(std::uint64_t bytes);
   void PruneCache();
 
+
   ImapOptions options_;
   std::string listing_dir_, body_root_, tmp_dir_;
 
@@ -347,7 +350,9 @@ class ImapBackend final : public Backend {
   std::deque<AheadRequest> ahead_queue_;  // guarded by state_mu_
   std::condition_variable ahead_cv_;
   bool stopping_ = false;
-  std::thread ahead_thread_;
+  std::vector<std::thread> ahead_threads_;
+
+
 
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
@@ -371,7 +376,9 @@ ImapBackend::ImapBackend(ImapOptions options) : options_(std::move(options)) {
   for (const auto& e : std::filesystem::recursive_directory_iterator(body_root_, ec)) {
     if (e.is_regular_file(ec)) cache_bytes_ += e.file_size(ec);
   }
-  ahead_thread_ = std::thread([this] { ReadAheadLoop(); });
+  // Read-ahead workers: all sessions but one stay free for the caller.
+  unsigned workers = std::max(1u, std::min(3u, options_.connections > 1 ? options_.connections - 1 : 1u));
+  for (unsigned i = 0; i < workers; ++i) ahead_threads_.emplace_back([this] { ReadAheadLoop(); });
 }
 
 ImapBackend::~ImapBackend() {
@@ -380,19 +387,20 @@ ImapBackend::~ImapBackend() {
     stopping_ = true;
   }
   ahead_cv_.notify_all();
-  if (ahead_thread_.joinable()) ahead_thread_.join();
+  for (auto& t : ahead_threads_) t.join();
   std::lock_guard<std::mutex> lock(pool_mu_);
   idle_.clear();
 }
 
 void ImapBackend::Start() {
-  Release(Acquire(""));
+  SessionPtr s = Acquire("");
+  Release(std::move(s));
   RefreshMailboxes(true);
 }
 
 Capabilities ImapBackend::GetCapabilities() const {
   Capabilities c;
-  c.writable = false;
+  c.writable = false;  // writing is not in this version
   c.folders_writable = false;
   c.can_set_internal_date = false;
   c.folders_hold_messages_at_root = false;
@@ -659,9 +667,27 @@ std::vector<MessageInfo> ImapBackend::ListMessages(const FolderId& folder) {
   FolderState fresh;
   fresh.uidvalidity = listing.uidvalidity;
   fresh.order.reserve(listing.messages.size());
+  // Read-ahead order: the messages' dates, as their names start with them,
+  // so that a folder read in name order (ls, cp -a, rsync) finds the next
+  // messages already fetched.
+  {
+    std::vector<std::pair<std::int64_t, std::uint32_t>> by_date;
+    by_date.reserve(listing.messages.size());
+    for (const CachedMessage& m : listing.messages) {
+      std::int64_t when = m.internal_date;
+      std::string_view block = mime::HeaderBlock(m.headers);
+      if (std::optional<std::string> value = mime::FirstHeader(block, "Date")) {
+        if (std::optional<mime::DateTime> date = mime::ParseDate(*value)) when = date->utc_seconds;
+      }
+      by_date.emplace_back(when, m.uid);
+    }
+    std::sort(by_date.begin(), by_date.end());
+    for (const auto& [when, uid] : by_date) {
+      fresh.index[uid] = fresh.order.size();
+      fresh.order.push_back(uid);
+    }
+  }
   for (CachedMessage& m : listing.messages) {
-    fresh.index[m.uid] = fresh.order.size();
-    fresh.order.push_back(m.uid);
     fresh.sizes[m.uid] = m.size;
     MessageInfo info;
     info.key = MessageKey{MessageKeyOf(listing.uidvalidity, m.uid)};
@@ -851,14 +877,15 @@ void ImapBackend::ScheduleReadAhead(const std::string& mailbox, std::uint32_t ui
   FolderState& fs = fit->second;
   auto pos = fs.index.find(uid);
   if (pos == fs.index.end()) return;
-  // Only when one of the next few is neither cached nor coming.
+  // Workers are asked for more only while some of the next messages are
+  // neither cached nor coming; each takes the next uncovered batch.
   std::size_t end = std::min(fs.order.size(), pos->second + 1 + kAheadWindow);
   for (std::size_t i = pos->second + 1; i < end; ++i) {
     std::uint32_t u = fs.order[i];
     if (fs.inflight.count(u) != 0) continue;
     struct stat st;
     if (::stat(BodyPath(mailbox, uidvalidity, u).c_str(), &st) == 0) continue;
-    if (ahead_queue_.size() < 4) {
+    if (ahead_queue_.size() < ahead_threads_.size()) {
       ahead_queue_.push_back(AheadRequest{mailbox, uidvalidity, u});
       ahead_cv_.notify_one();
     }

@@ -10,14 +10,18 @@
 //  * Listings are kept in <cache_dir>/imap/listings and revalidated with
 //    UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ; bodies are cached in
 //    <cache_dir>/imap/bodies (-o cache_size, oldest dropped first) and
-//    served from there as FileRangeBlobs, so a message is in memory at most
-//    once, while it is written to its cache file.
+//    served from there as FileRangeBlobs: libetpan hands each body to us in
+//    chunks as it arrives (mailimap_set_msg_body_handler), so a message is
+//    never whole in memory on the read path.
 //
 // Locking (order: folders_mu_ -> state_mu_ -> pool_mu_; each is held only
 // for bookkeeping, never across network I/O):
 //  * folders_mu_: the mailbox list (LIST result) and its age.
 //  * state_mu_: per-mailbox listing order, in-flight fetches, the cache size.
 //  * pool_mu_: idle sessions and the count of open ones.
+// Read-ahead: up to three worker threads fetch the messages that follow the
+// one just read, in the order of their Date headers (the order their names
+// sort in), one pipelined UID FETCH per batch.
 #pragma once
 
 #include <cstdint>

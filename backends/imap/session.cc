@@ -111,10 +111,11 @@ void Session::Check(int rc, const std::string& what, Errc refused) {
   if (rc == MAILIMAP_ERROR_STREAM || rc == MAILIMAP_ERROR_CONNECTION_REFUSED || rc == MAILIMAP_ERROR_PARSE ||
       rc == MAILIMAP_ERROR_MEMORY || rc == MAILIMAP_ERROR_BAD_STATE) {
     bool timeout = channel_ != nullptr && channel_->timed_out();
+    bool eof = channel_ != nullptr && (channel_->closed_by_peer() || channel_->failed());
     broken_ = true;
     if (channel_ != nullptr) channel_->Abort();
     if (timeout) throw Error(Errc::kTimeout, host_ + ": " + what + ": no answer within the timeout");
-    if (rc == MAILIMAP_ERROR_PARSE) throw Error(Errc::kIo, host_ + ": " + what + ": unreadable server response");
+    if (rc == MAILIMAP_ERROR_PARSE && !eof) throw Error(Errc::kIo, host_ + ": " + what + ": unreadable server response");
     if (rc == MAILIMAP_ERROR_BAD_STATE) throw Error(Errc::kIo, host_ + ": " + what + ": not possible in this state");
     throw Error(Errc::kIo, host_ + ": " + what + ": connection lost");
   }

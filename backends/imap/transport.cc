@@ -158,6 +158,7 @@ long Channel::Read(void* buf, unsigned long n) {
       } else if (err == SSL_ERROR_WANT_WRITE) {
         if (!WaitFor(POLLOUT)) return -1;
       } else if (err == SSL_ERROR_ZERO_RETURN) {
+        eof_ = true;
         return 0;
       } else {
         failed_ = true;
@@ -165,6 +166,7 @@ long Channel::Read(void* buf, unsigned long n) {
       }
     } else {
       ssize_t rc = ::recv(fd_, buf, n, 0);
+      if (rc == 0) eof_ = true;
       if (rc >= 0) return rc;
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
         if (!WaitFor(POLLIN)) return -1;

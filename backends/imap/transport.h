@@ -44,6 +44,7 @@ class Channel {
   long Write(const void* buf, unsigned long n);
   bool timed_out() const { return timed_out_; }
   bool failed() const { return failed_; }
+  bool closed_by_peer() const { return eof_; }
   int fd() const { return fd_; }
   void Close();
   // Immediately fails every later read/write (used to abandon a session).
@@ -61,6 +62,7 @@ class Channel {
   ssl_st* ssl_ = nullptr;
   bool timed_out_ = false;
   bool failed_ = false;
+  bool eof_ = false;
 };
 
 }  // namespace mailfs::imap
