@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -142,7 +143,27 @@ mime::Part HtmlPart(libpff_item_t* message, std::string html) {
   return TextPart("html", std::move(html));
 }
 
-void AddRecipients(libpff_item_t* message, mime::Message& m) {
+// Exchange legacy DNs (lowercase) with the SMTP address a recipient row of
+// the same message gives for them.
+using DnMap = std::map<std::string, std::string>;
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// When |mb| has no address and its e-mail address property is an Exchange
+// DN (type EX) that |dns| resolves, takes that SMTP address.
+void ResolveByDn(libpff_item_t* item, std::uint32_t type_tag, std::uint32_t email_tag, const DnMap& dns,
+                 mime::Mailbox& mb) {
+  if (!mb.address.empty() || Lower(Str(item, type_tag)) != "ex") return;
+  auto it = dns.find(Lower(Str(item, email_tag)));
+  if (it == dns.end()) return;
+  mb.address = it->second;
+  if (mb.name == mb.address) mb.name.clear();
+}
+
+void AddRecipients(libpff_item_t* message, mime::Message& m, DnMap& dns) {
   Item recipients;
   libpff_error_t* error = nullptr;
   int rc = libpff_message_get_recipients(message, recipients.out(), &error);
@@ -157,6 +178,10 @@ void AddRecipients(libpff_item_t* message, mime::Message& m) {
       mime::Mailbox mb;
       mb.name = Str(recipients.get(), kDisplayName, i);
       mb.address = ResolveSmtp(recipients.get(), i, kSmtpAddress, kAddrType, kEmailAddress);
+      if (!mb.address.empty() && Lower(Str(recipients.get(), kAddrType, i)) == "ex") {
+        std::string dn = Str(recipients.get(), kEmailAddress, i);
+        if (!dn.empty()) dns.emplace(Lower(dn), mb.address);
+      }
       if (mb.name == mb.address) mb.name.clear();
       if (mb.name.empty() && mb.address.empty()) continue;
       // The meeting organizer's own row in an appointment's recipient table
@@ -647,9 +672,15 @@ mime::Message BuildAt(libpff_item_t* message, int depth) {
   if (!have_headers) {
     // From is the mailbox the message was sent for; Sender the one that sent
     // it, when that is someone else (a delegate).
+    // Recipients first: a row there may give the SMTP address of the
+    // sender's Exchange DN (a message sent to oneself, a reply-all).
+    DnMap dns;
+    AddRecipients(message, m, dns);
     mime::Mailbox sender = MailboxOf(message, kSenderName, kSenderSmtpAddress, kSenderAddrType, kSenderEmail);
+    ResolveByDn(message, kSenderAddrType, kSenderEmail, dns, sender);
     mime::Mailbox owner =
         MailboxOf(message, kRepresentingName, kRepresentingSmtpAddress, kRepresentingAddrType, kRepresentingEmail);
+    ResolveByDn(message, kRepresentingAddrType, kRepresentingEmail, dns, owner);
     bool have_sender = !sender.name.empty() || !sender.address.empty();
     bool have_owner = !owner.name.empty() || !owner.address.empty();
     if (have_owner) {
@@ -660,7 +691,6 @@ mime::Message BuildAt(libpff_item_t* message, int depth) {
     } else if (have_sender) {
       m.from.push_back(sender);
     }
-    AddRecipients(message, m);
     if (std::optional<std::string> s = GetString(message, 0, kSubject)) {
       // Strip the MAPI subject prefix marker (0x01 + length) when present.
       std::string subject = *s;

@@ -32,7 +32,7 @@ constexpr std::uint32_t kIpmSubtreeNid = 0x8022;
 // Bumped whenever the kept listing's format or the MAPI-to-MIME conversion
 // (mapi_message.cc, pim_items.cc, rtf_html.cc) changes what Fetch serves; part of
 // the listing fingerprint with mime::kRendererVersion.
-constexpr int kListingVersion = 3;
+constexpr int kListingVersion = 4;
 constexpr std::uint32_t kPstPassword = 0x67ff;
 
 std::string Hex(std::uint32_t v) {

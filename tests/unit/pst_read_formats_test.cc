@@ -261,6 +261,10 @@ TEST(PstItemsTest, AnsiAppointmentAsICalendar) {
   REQUIRE_SAMPLE("go-pst-32-bit.pst");
   mime::Message m = mime::Parse(OnlyMessage("go-pst-32-bit.pst", "/Calendar"));
   EXPECT_EQ(m.subject.value_or(""), "Updated: Olympus training for new hires");
+  // The sender is an Exchange DN without SMTP property; the organizer's own
+  // row of the recipient table gives the SMTP address of that DN.
+  ASSERT_EQ(m.from.size(), 1u);
+  EXPECT_EQ(m.from[0].address, "Cyndy.Foulkrod@stellent.com");
   std::string ics = PartText(m, "text", "calendar");
   EXPECT_NE(ics.find("BEGIN:VEVENT\r\n"), std::string::npos) << ics;
   EXPECT_NE(ics.find("SUMMARY:Updated: Olympus training for new hires\r\n"), std::string::npos) << ics;
