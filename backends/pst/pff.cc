@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "backends/error.h"
+#include "backends/mime/charset.h"
 
 namespace mailfs::pst {
 
@@ -174,65 +175,111 @@ std::optional<double> GetDouble(libpff_item_t* item, int set, std::uint32_t type
 
 namespace {
 
-struct MultiValue {
-  libpff_multi_value_t* value = nullptr;
-  ~MultiValue() {
-    if (value != nullptr) libpff_multi_value_free(&value, nullptr);
-  }
-};
-
-// The values of a multi-valued property, each read with |one|; empty when
-// absent or not multi-valued.
-template <typename ReadOne>
-std::vector<std::string> GetMulti(libpff_item_t* item, int set, std::uint32_t type, ReadOne one) {
+// The values of a multi-valued variable-size property (MS-PST 2.3.3.4.2:
+// value count, one offset per value from the start of the data, then the
+// values back to back), read from the raw data: libpff 20180714's own
+// multi-value decoder overwrites the count in its cached copy, so it is not
+// used. Empty when absent; throws Error(kCorrupt) for offsets out of order
+// or outside the data. |value_type| receives the stored type.
+std::vector<std::string> GetMultiRaw(libpff_item_t* item, int set, std::uint32_t type, std::uint32_t* value_type) {
   RecordSet rs;
   RecordEntry re;
   if (FindEntry(item, set, type, rs, re) != 1) return {};
-  MultiValue mv;
   libpff_error_t* error = nullptr;
-  if (libpff_record_entry_get_multi_value(re.entry, &mv.value, &error) != 1) {
-    if (error != nullptr) libpff_error_free(&error);
-    return {};
-  }
-  int n = 0;
+  Check(libpff_record_entry_get_value_type(re.entry, value_type, &error), error, "property type");
+  if ((*value_type & 0x1000) == 0) return {};
+  size_t size = 0;
   error = nullptr;
-  Check(libpff_multi_value_get_number_of_values(mv.value, &n, &error), error, "multi-valued property");
+  Check(libpff_record_entry_get_data_size(re.entry, &size, &error), error, "property size");
+  std::string data(size, '\0');
+  if (size > 0) {
+    error = nullptr;
+    Check(libpff_record_entry_get_data(re.entry, reinterpret_cast<uint8_t*>(data.data()), size, &error), error,
+          "property data");
+  }
+  if (data.size() < 4) return {};
+  auto u32 = [&](std::size_t at) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(data[at])) |
+           (static_cast<std::uint32_t>(static_cast<unsigned char>(data[at + 1])) << 8) |
+           (static_cast<std::uint32_t>(static_cast<unsigned char>(data[at + 2])) << 16) |
+           (static_cast<std::uint32_t>(static_cast<unsigned char>(data[at + 3])) << 24);
+  };
+  std::uint32_t count = u32(0);
+  if (count > (data.size() - 4) / 4) {
+    throw Error(Errc::kCorrupt, "multi-valued property " + std::to_string(type) + ": " + std::to_string(count) +
+                                    " values do not fit in " + std::to_string(data.size()) + " bytes");
+  }
   std::vector<std::string> out;
-  for (int i = 0; i < n; ++i) out.push_back(one(mv.value, i));
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::uint32_t begin = u32(4 + 4 * static_cast<std::size_t>(i));
+    std::uint32_t end = i + 1 < count ? u32(8 + 4 * static_cast<std::size_t>(i)) : static_cast<std::uint32_t>(data.size());
+    if (begin < 4 + 4 * count || begin > end || end > data.size()) {
+      throw Error(Errc::kCorrupt, "multi-valued property " + std::to_string(type) + ": value " + std::to_string(i) +
+                                      " at offsets " + std::to_string(begin) + ".." + std::to_string(end) +
+                                      " outside its " + std::to_string(data.size()) + " bytes");
+    }
+    out.push_back(data.substr(begin, end - begin));
+  }
+  return out;
+}
+
+std::string Utf16LeToUtf8(std::string_view in) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < in.size(); i += 2) {
+    std::uint32_t u = static_cast<unsigned char>(in[i]) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    if (u >= 0xD800 && u <= 0xDBFF && i + 3 < in.size()) {
+      std::uint32_t lo = static_cast<unsigned char>(in[i + 2]) | (static_cast<unsigned char>(in[i + 3]) << 8);
+      if (lo >= 0xDC00 && lo <= 0xDFFF) {
+        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+        i += 2;
+      } else {
+        u = 0xFFFD;
+      }
+    } else if (u >= 0xD800 && u <= 0xDFFF) {
+      u = 0xFFFD;
+    }
+    if (u < 0x80) {
+      out += static_cast<char>(u);
+    } else if (u < 0x800) {
+      out += static_cast<char>(0xC0 | (u >> 6));
+      out += static_cast<char>(0x80 | (u & 0x3F));
+    } else if (u < 0x10000) {
+      out += static_cast<char>(0xE0 | (u >> 12));
+      out += static_cast<char>(0x80 | ((u >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (u & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (u >> 18));
+      out += static_cast<char>(0x80 | ((u >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((u >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (u & 0x3F));
+    }
+  }
   return out;
 }
 
 }  // namespace
 
 std::vector<std::string> GetStrings(libpff_item_t* item, int set, std::uint32_t type) {
-  return GetMulti(item, set, type, [](libpff_multi_value_t* mv, int i) {
-    size_t size = 0;
-    libpff_error_t* error = nullptr;
-    Check(libpff_multi_value_get_value_utf8_string_size(mv, i, &size, &error), error, "string value");
-    std::string out(size, '\0');
-    if (size > 0) {
-      error = nullptr;
-      Check(libpff_multi_value_get_value_utf8_string(mv, i, reinterpret_cast<uint8_t*>(out.data()), size, &error),
-            error, "string value");
+  std::uint32_t value_type = 0;
+  std::vector<std::string> values = GetMultiRaw(item, set, type, &value_type);
+  for (std::string& v : values) {
+    if (value_type == 0x101f) {
+      v = Utf16LeToUtf8(v);
+    } else {
+      std::optional<std::string> utf8 = mime::CodePageToUtf8(1252, v);
+      v = mime::SanitizeUtf8(v) == v ? v : utf8.value_or(mime::SanitizeUtf8(v));
     }
-    out.resize(out.find('\0') == std::string::npos ? out.size() : out.find('\0'));
-    return out;
-  });
+    while (!v.empty() && v.back() == '\0') v.pop_back();
+  }
+  if (value_type != 0x101f && value_type != 0x101e) return {};
+  return values;
 }
 
 std::vector<std::string> GetBinaries(libpff_item_t* item, int set, std::uint32_t type) {
-  return GetMulti(item, set, type, [](libpff_multi_value_t* mv, int i) {
-    size_t size = 0;
-    libpff_error_t* error = nullptr;
-    Check(libpff_multi_value_get_value_binary_data_size(mv, i, &size, &error), error, "binary value");
-    std::string out(size, '\0');
-    if (size > 0) {
-      error = nullptr;
-      Check(libpff_multi_value_get_value_binary_data(mv, i, reinterpret_cast<uint8_t*>(out.data()), size, &error),
-            error, "binary value");
-    }
-    return out;
-  });
+  std::uint32_t value_type = 0;
+  std::vector<std::string> values = GetMultiRaw(item, set, type, &value_type);
+  if (value_type != 0x1102) return {};
+  return values;
 }
 
 NamedProperties::NamedProperties(libpff_item_t* item, int set) {
