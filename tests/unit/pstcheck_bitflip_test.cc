@@ -179,6 +179,31 @@ TEST(PstCheck, CatchesSemanticDamageWithValidChecksums) {
   EXPECT_NE(Report(r).find("not above the previous"), std::string::npos) << Report(r);
 }
 
+TEST(PstCheck, CatchesNodesTheFolderTablesDoNotList) {
+  // A message node whose parent is Deleted Items (0x8062) but which the
+  // folder's contents table does not list, and a folder PC claiming
+  // subfolders it does not have: both caught, with valid checksums.
+  TempDir dir;
+  const std::string path = WriteSample(dir, 0);
+  {
+    auto f = writer::NdbFile::Open(path, true);
+    f->PutNode(0x200024, 0x8062, f->ReadNode(0x8062));  // any heap will do
+    f->Commit();
+  }
+  CheckResult r = CheckFile(path);
+  EXPECT_NE(Report(r).find("folder 0x8062 contents table 0x806e: no row for 0x200024"), std::string::npos)
+      << Report(r);
+  {
+    auto f = writer::NdbFile::Open(path, true);
+    f->DeleteNode(0x200024);
+    f->PutNode(0x8102, 0x8062, f->ReadNode(0x8062));  // a "folder" without tables
+    f->Commit();
+  }
+  r = CheckFile(path);
+  EXPECT_NE(Report(r).find("folder 0x8062 hierarchy table 0x806d: no row for 0x8102"), std::string::npos)
+      << Report(r);
+}
+
 TEST(PstCheck, BitFlipsInOutlooksEmptyFile) { FlipAndCheck(kFixtures + "ms-outlook-pst-rs-Empty.pst", 300); }
 TEST(PstCheck, BitFlipsInAnAsposeFile) { FlipAndCheck(kFixtures + "aspose-Outlook_1.pst", 150); }
 TEST(PstCheck, BitFlipsInAnAnsiFile) { FlipAndCheck(kFixtures + "go-pst-32-bit.pst", 300); }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -70,6 +71,13 @@ struct Node {
 struct Sub {
   std::uint64_t data = 0, sub = 0;
 };
+// What the folder checks need from a top-level heap node.
+struct HeapSummary {
+  bool pc_ok = false;
+  std::map<std::uint16_t, std::pair<std::uint16_t, std::uint32_t>> props;  // id -> (type, value)
+  bool tc_ok = false;
+  std::vector<std::uint32_t> row_ids;
+};
 
 bool IsFixedInline(std::uint16_t type) {
   return type == 0x0002 || type == 0x0003 || type == 0x0004 || type == 0x000A || type == 0x000B;
@@ -100,6 +108,7 @@ class Checker {
     WalkTree(nbt_root_, kNbt, -1, std::nullopt, 0, &seen);
     Blocks();
     Nodes();
+    Folders();
     RefCounts();
     AMap();
     Counters();
@@ -596,7 +605,7 @@ class Checker {
   // Checks one node or subnode: its data tree, its subnode tree and, for
   // heap nodes, the LTP structures.
   void CheckNode(std::uint32_t nid, std::uint64_t data, std::uint64_t sub, const std::string& what,
-                 int depth) {
+                 int depth, HeapSummary* summary) {
     std::map<std::uint32_t, Sub> subs;
     bool descend = true;
     if (sub != 0) descend = SubTree(sub, what, &subs, -1, depth);
@@ -611,12 +620,12 @@ class Checker {
       if (HeapType(nid) && !looks_heap) {
         Err(0, what, "node of type " + Hex(type) + " does not hold a heap (no 0xEC signature)");
       } else if (looks_heap && (HeapType(nid) || type == 0x01 || type == 0x07)) {
-        Heap(blocks, subs, what);
+        Heap(blocks, subs, what, summary);
       }
     }
     if (depth > kMaxDepth || !descend) return;
     for (const auto& [snid, s] : subs) {
-      CheckNode(snid, s.data, s.sub, what + " subnode " + Hex(snid), depth + 1);
+      CheckNode(snid, s.data, s.sub, what + " subnode " + Hex(snid), depth + 1, nullptr);
     }
   }
 
@@ -628,7 +637,7 @@ class Checker {
         Err(n.entry_ib, what, "parent " + Hex(n.parent) + " does not exist");
       }
       if ((nid & 0x1F) == 0) Err(n.entry_ib, what, "NID of type 0 (a heap id)");
-      CheckNode(nid, n.data, n.sub, what, 0);
+      CheckNode(nid, n.data, n.sub, what, 0, &summaries_[nid]);
     }
   }
 
@@ -751,7 +760,7 @@ class Checker {
   }
 
   void Heap(const std::vector<std::string>& blocks, const std::map<std::uint32_t, Sub>& subs,
-            const std::string& owner) {
+            const std::string& owner, HeapSummary* summary) {
     ++r_->heaps;
     const std::string what = owner + " heap";
     HeapView h{&blocks, {}};
@@ -791,9 +800,9 @@ class Checker {
     const std::uint8_t client = p0[3];
     const std::uint32_t user_root = Get32(p0 + 4);
     if (client == 0xBC) {
-      Pc(h, subs, user_root, what);
+      Pc(h, subs, user_root, what, summary);
     } else if (client == 0x7C) {
-      Tc(h, subs, user_root, what);
+      Tc(h, subs, user_root, what, summary);
     } else if (client == 0xB5) {
       Bth(h, user_root, 0, 0, what);
     } else if (user_root != 0 && !Resolve(h, user_root)) {
@@ -802,12 +811,14 @@ class Checker {
   }
 
   void Pc(const HeapView& h, const std::map<std::uint32_t, Sub>& subs, std::uint32_t root,
-          const std::string& what) {
+          const std::string& what, HeapSummary* summary) {
     auto recs = Bth(h, root, 2, 6, what + " PC");
     if (!recs) return;
+    if (summary) summary->pc_ok = true;
     for (const std::string& r : *recs) {
       const std::uint16_t id = Get16(r.data()), type = Get16(r.data() + 2);
       const std::uint32_t v = Get32(r.data() + 4);
+      if (summary) summary->props[id] = {type, v};
       const std::string pw = what + " PC property " + Hex(id) + " type " + Hex(type);
       if (IsFixedInline(type)) continue;
       if (const std::size_t fixed = FixedHeapSize(type)) {
@@ -826,7 +837,7 @@ class Checker {
   }
 
   void Tc(const HeapView& h, const std::map<std::uint32_t, Sub>& subs, std::uint32_t root,
-          const std::string& what_heap) {
+          const std::string& what_heap, HeapSummary* summary) {
     const std::string what = what_heap + " TC";
     auto info = Resolve(h, root);
     if (!info || info->size() < 22) {
@@ -923,6 +934,10 @@ class Checker {
                        std::to_string(rows) + " rows");
       return;
     }
+    if (summary) {
+      summary->tc_ok = true;
+      for (const std::string& r : *index) summary->row_ids.push_back(Get32(r.data()));
+    }
     std::set<std::uint32_t> seen_rows;
     for (const std::string& r : *index) {
       const std::uint32_t id = Get32(r.data());
@@ -946,6 +961,75 @@ class Checker {
           Err(0, what, "row " + std::to_string(at) + " column " + Hex(c.tag) + ": value " + Hex(hnid) +
                            " is neither an allocation nor a subnode");
         }
+      }
+    }
+  }
+
+  // --- folders: tables against the NBT (pst-writing.md §8.3) ---------------------
+
+  void FolderTable(std::uint32_t folder, std::uint32_t table, const std::set<std::uint32_t>& children,
+                   const char* name, std::size_t* rows) {
+    const std::string what = "folder " + Hex(folder) + " " + name + " " + Hex(table);
+    auto node = nodes_.find(table);
+    if (node == nodes_.end()) {
+      if (!children.empty()) {
+        Err(nodes_[folder].entry_ib, what, "missing, but " + std::to_string(children.size()) +
+                                               " children name the folder as parent");
+      }
+      return;
+    }
+    const HeapSummary& s = summaries_[table];
+    if (!s.tc_ok) return;
+    *rows = s.row_ids.size();
+    const std::set<std::uint32_t> listed(s.row_ids.begin(), s.row_ids.end());
+    for (std::uint32_t row : listed) {
+      if (children.count(row)) continue;
+      auto child = nodes_.find(row);
+      Err(node->second.entry_ib, what,
+          "row for " + Hex(row) +
+              (child == nodes_.end() ? ", which does not exist"
+                                     : ", whose parent is " + Hex(child->second.parent)));
+    }
+    for (std::uint32_t child : children) {
+      if (!listed.count(child)) {
+        Err(node->second.entry_ib, what, "no row for " + Hex(child) + ", which names the folder as parent");
+      }
+    }
+  }
+
+  void Folders() {
+    std::map<std::uint32_t, std::set<std::uint32_t>> folders, messages, fai;
+    for (const auto& [nid, n] : nodes_) {
+      if (n.parent == nid) continue;
+      switch (nid & 0x1F) {
+        case 0x02: case 0x03: folders[n.parent].insert(nid); break;
+        case 0x04: messages[n.parent].insert(nid); break;
+        case 0x08: fai[n.parent].insert(nid); break;
+        default: break;
+      }
+    }
+    for (const auto& [nid, n] : nodes_) {
+      if ((nid & 0x1F) != 0x02) continue;
+      const std::uint32_t base = nid & ~0x1Fu;
+      std::size_t sub_rows = SIZE_MAX, content_rows = SIZE_MAX, fai_rows = SIZE_MAX;
+      FolderTable(nid, base | 0x0D, folders[nid], "hierarchy table", &sub_rows);
+      FolderTable(nid, base | 0x0E, messages[nid], "contents table", &content_rows);
+      FolderTable(nid, base | 0x0F, fai[nid], "FAI contents table", &fai_rows);
+      const HeapSummary& pc = summaries_[nid];
+      if (!pc.pc_ok) continue;
+      const std::string what = "folder " + Hex(nid) + " PC";
+      auto count = pc.props.find(0x3602);
+      if (count != pc.props.end() && count->second.first == 0x0003 && content_rows != SIZE_MAX &&
+          count->second.second != content_rows) {
+        Err(n.entry_ib, what, "PidTagContentCount " + std::to_string(count->second.second) +
+                                  " but the contents table has " + std::to_string(content_rows) + " rows");
+      }
+      auto subfolders = pc.props.find(0x360A);
+      if (subfolders != pc.props.end() && subfolders->second.first == 0x000B && sub_rows != SIZE_MAX &&
+          (subfolders->second.second != 0) != (sub_rows != 0)) {
+        Err(n.entry_ib, what, std::string("PidTagSubfolders is ") +
+                                  (subfolders->second.second ? "true" : "false") + " but the hierarchy table has " +
+                                  std::to_string(sub_rows) + " rows");
       }
     }
   }
@@ -1023,6 +1107,7 @@ class Checker {
   std::uint64_t max_page_bid_ = 0, max_block_bid_ = 0;
   std::map<std::uint64_t, Block> blocks_;
   std::map<std::uint32_t, Node> nodes_;
+  std::map<std::uint32_t, HeapSummary> summaries_;
   std::set<std::uint64_t> visited_internal_;
   std::vector<std::uint8_t> used_;
 };
