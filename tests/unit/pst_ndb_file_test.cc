@@ -331,8 +331,9 @@ TEST(NdbFile, AppendsToAFileOutlookWrote) {
     auto f = NdbFile::Open(path, true);
     EXPECT_EQ(f->crypt_method(), 1);
     EXPECT_THROW(NdbFile::Open(path, true), Error);  // one writer at a time
-    // A copy of the largest message under a new NID in the same folder and
-    // a rewritten raw node (its old block released).
+    // The largest message rewritten in place (new blocks, Outlook's released),
+    // a copy of it as a loose node outside any folder (the folder tables
+    // are the messaging layer's business), and a rewritten raw node.
     std::uint32_t biggest = 0;
     std::uint64_t size = 0;
     for (const auto& [nid, s] : model) {
@@ -342,9 +343,10 @@ TEST(NdbFile, AppendsToAFileOutlookWrote) {
       }
     }
     ASSERT_NE(biggest, 0u);
-    const std::uint32_t copy = f->AllocateNid(NidType::kNormalMessage);
-    f->PutNode(copy, model[biggest].parent, model[biggest].content);
-    model[copy] = model[biggest];
+    f->PutNode(biggest, model[biggest].parent, model[biggest].content);
+    const std::uint32_t copy = f->AllocateNid(NidType::kLtp);
+    f->PutNode(copy, 0, model[biggest].content);
+    model[copy] = {0, model[biggest].content};
     NodeContent raw{{std::string("\x23\x22\x00\x00", 4)}, {}};
     f->PutNode(0x201, 0, raw);
     model[0x201] = {0, raw};
