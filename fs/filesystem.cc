@@ -711,6 +711,12 @@ Attr Filesystem::GetAttr(Ino ino) {
   return MakeAttr(Get(ino));
 }
 
+std::shared_ptr<Filesystem::MessageState> Filesystem::CommittedUnderWrite(const Node& node) const {
+  if (node.kind == Node::Kind::kMessage) return node.msg;
+  if (node.kind == Node::Kind::kStaged && !node.staging->dirty) return node.staging->replaces;
+  return nullptr;  // new content waits for its commit, which applies the metadata
+}
+
 Attr Filesystem::SetAttr(Ino ino, const SetAttrRequest& request) {
   Lock lock(mu_);
   Node* node = &Get(ino);
@@ -757,13 +763,16 @@ Attr Filesystem::SetAttr(Ino ino, const SetAttrRequest& request) {
     }
   }
   if (request.mtime) {
-    if (node->kind == Node::Kind::kStaged) {
-      node->staging->mtime = *request.mtime;
-    } else if (node->msg->mtime != *request.mtime) {
+    if (node->kind == Node::Kind::kStaged) node->staging->mtime = *request.mtime;
+    // A committed message opened for writing but not written (touch(1)
+    // opens O_WRONLY, then sets the time on the descriptor) has nothing to
+    // commit at FLUSH: the change goes to the stored message now.
+    std::shared_ptr<MessageState> committed = CommittedUnderWrite(*node);
+    if (committed && committed->mtime != *request.mtime) {
       if (!caps_.can_set_internal_date) throw Error(Errc::kReadOnly, "the store cannot change internal dates");
       Node& dir = Get(node->parent);
       FolderId folder = dir.F().folder;
-      auto msg = node->msg;
+      auto msg = committed;
       lock.unlock();
       MessageKey key = backend_->SetInternalDate(folder, msg->key, *request.mtime);
       lock.lock();
@@ -1532,15 +1541,18 @@ void Filesystem::SetXattr(Ino ino, const std::string& name, const std::string& v
   Lock lock(mu_);
   Node& node = Get(ino);
   if (name == kIdXattr || name == kMessageIdXattr) return;  // accepted, nothing to do (§5)
+  // A folder's special use is listed, so rsync -X and cp -a copy it from one
+  // mount to another; the destination store decides its own special folders,
+  // so the value is accepted and not stored (refusing it would fail every
+  // rsync -aX between mounts with exit status 23).
+  if (name == kSpecialUseXattr && node.kind == Node::Kind::kFolder) return;
   if (name != kFlagsXattr || node.kind == Node::Kind::kFolder) {
     throw Error(Errc::kUnsupported, "unsupported attribute " + name);
   }
   Flags flags = ParseFlags(value);
-  if (node.kind == Node::Kind::kStaged) {
-    node.staging->flags = flags;
-    return;
-  }
-  auto msg = node.msg;
+  if (node.kind == Node::Kind::kStaged) node.staging->flags = flags;
+  auto msg = CommittedUnderWrite(node);
+  if (!msg) return;  // applied at the commit
   FolderId folder = Get(node.parent).F().folder;
   if (FormatFlags(msg->flags) == FormatFlags(flags)) return;
   lock.unlock();
@@ -1556,7 +1568,7 @@ void Filesystem::RemoveXattr(Ino ino, const std::string& name) {
     SetXattr(ino, name, "");
     return;
   }
-  if (name == kIdXattr || name == kMessageIdXattr) return;
+  if (name == kIdXattr || name == kMessageIdXattr || name == kSpecialUseXattr) return;
   throw Error(Errc::kNotFound, "no such attribute");
 }
 

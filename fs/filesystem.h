@@ -170,6 +170,10 @@ class Filesystem {
   void FlushInvalidations(std::vector<std::pair<Ino, std::string>>& gone);
   bool IsDotContext(const Node& dir, const std::string& name) const;  // mu_ held
   void RequireWritable() const;
+  // The stored message whose metadata a change on |node| must reach now: a
+  // committed message, or the one a write handle staged but never wrote.
+  // Null while new content waits for its commit. mu_ held.
+  std::shared_ptr<MessageState> CommittedUnderWrite(const Node& node) const;
   BlobPtr FetchServed(const FolderId& folder, const MessageState& msg);
   // FetchServed, refusing bytes whose size differs from the listed one
   // (design §5); failures are logged with |path|.

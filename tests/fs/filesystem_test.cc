@@ -337,6 +337,33 @@ TEST_F(FilesystemTest, Xattrs) {
   EXPECT_THROW(fs_->SetXattr(ino, "user.other", "x"), Error);
   fs_->RemoveXattr(ino, "user.mail.flags");
   EXPECT_TRUE(fs_->ListXattr(ino).empty());
+  // A folder's special use copied by rsync -X from another mount is
+  // accepted and not stored: the destination store names its own.
+  fs_->SetXattr(inbox, "user.mail.special-use", "\\Sent");
+  EXPECT_TRUE(fs_->ListXattr(inbox).empty());
+  fs_->RemoveXattr(inbox, "user.mail.special-use");
+  EXPECT_THROW(fs_->SetXattr(ino, "user.mail.special-use", "\\Sent"), Error);
+}
+
+// touch(1) opens a committed message O_WRONLY and sets the time on the
+// descriptor; setfattr may do the same with flags. Nothing is written, so
+// FLUSH commits nothing: the change must reach the store at once.
+TEST_F(FilesystemTest, MetadataThroughAnUnwrittenWriteHandleReachesTheStore) {
+  Ino inbox = MakeFolder(kRootIno, "INBOX");
+  CpA(inbox, "a.eml", kMsg, 1000000000);
+  Ino ino = fs_->Lookup(inbox, ExpectedName(kMsg, 1000000000)).ino;
+  std::uint64_t fh = fs_->Open(ino, O_WRONLY);
+  SetAttrRequest r;
+  r.mtime = 1299215167;
+  fs_->SetAttr(ino, r);
+  fs_->SetXattr(ino, "user.mail.flags", "\\Flagged Later");
+  fs_->Flush(fh);
+  fs_->Release(fh);
+  auto listed = mem_->ListMessages(FolderId{"/INBOX"});
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].internal_date, 1299215167);
+  EXPECT_EQ(Filesystem::FormatFlags(listed[0].flags), "\\Flagged Later");
+  EXPECT_EQ(fs_->GetAttr(ino).mtime, 1299215167);
 }
 
 TEST_F(FilesystemTest, ChownAndChmodAreAcceptedAndIgnored) {
