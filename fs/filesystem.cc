@@ -64,6 +64,7 @@ struct FolderState {
   bool selectable = true;
   std::string special_use;
   bool listed = false;
+  std::chrono::steady_clock::time_point listed_at;
   std::shared_ptr<std::mutex> load_mu = std::make_shared<std::mutex>();
   std::map<std::string, Ino> entries;   // visible names
   std::map<std::string, Ino> aliases;   // written names that still resolve
@@ -493,6 +494,7 @@ void Filesystem::LoadFolder(Ino ino) {
     }
     RecomputeNames(dir, &gone);
     dir.F().listed = true;
+    dir.F().listed_at = std::chrono::steady_clock::now();
   }
   FlushInvalidations(gone);
   if (options_.canonical_view && !options_.cache_dir.empty()) {
@@ -507,12 +509,24 @@ void Filesystem::LoadFolder(Ino ino) {
 Filesystem::Node& Filesystem::EnsureListed(Ino ino, Lock& lock) {
   Node* dir = &Get(ino);
   if (dir->kind != Node::Kind::kFolder) throw Error(Errc::kNotDir, "not a folder");
-  if (dir->F().listed) return *dir;
+  if (dir->F().listed) {
+    if (options_.relist_seconds <= 0 || dir->F().virtual_dot ||
+        std::chrono::steady_clock::now() - dir->F().listed_at < std::chrono::seconds(options_.relist_seconds)) {
+      return *dir;
+    }
+    // Listed too long ago: list again. Its entries keep answering meanwhile.
+    dir->F().listed = false;
+  }
   auto load_mu = dir->F().load_mu;
   lock.unlock();
   {
     std::lock_guard<std::mutex> load_lock(*load_mu);
-    LoadFolder(ino);
+    bool listed;
+    {
+      std::lock_guard<std::mutex> relock(mu_);
+      listed = Get(ino).F().listed;  // another thread listed it while we waited
+    }
+    if (!listed) LoadFolder(ino);
   }
   lock.lock();
   return Get(ino);
@@ -550,10 +564,7 @@ void Filesystem::RecomputeNames(Node& dir, std::vector<std::pair<Ino, std::strin
       dir.F().entries[group[0]->name] = group[0]->ino;
       continue;
     }
-    std::sort(group.begin(), group.end(), [](const Node* a, const Node* b) {
-      if (a->msg->sha256_hex != b->msg->sha256_hex) return a->msg->sha256_hex < b->msg->sha256_hex;
-      return a->msg->key.value < b->msg->key.value;
-    });
+    std::sort(group.begin(), group.end(), CollisionOrder);
     std::map<std::string, int> dup;
     for (Node* n : group) {
       int index = ++dup[n->msg->sha256_hex];
@@ -582,6 +593,21 @@ std::vector<Filesystem::Node*> Filesystem::Group(Node& dir, const std::string& b
   return group;
 }
 
+// Order of a collision group (§3): by content hash, and byte-identical
+// duplicates by internal date, then flags, then store identity — so a copy
+// that keeps dates and flags (cp -a, rsync -aX) gives every duplicate the
+// same -N suffix in the destination as in the source, and a second rsync
+// finds nothing to send.
+bool Filesystem::CollisionOrder(const Node* a, const Node* b) {
+  const MessageState& x = *a->msg;
+  const MessageState& y = *b->msg;
+  if (x.sha256_hex != y.sha256_hex) return x.sha256_hex < y.sha256_hex;
+  if (x.mtime != y.mtime) return x.mtime < y.mtime;
+  std::string fx = FormatFlags(x.flags), fy = FormatFlags(y.flags);
+  if (fx != fy) return fx < fy;
+  return x.key.value < y.key.value;
+}
+
 void Filesystem::ForgetListing(Node& dir) {
   dir.F().listed = false;  // its messages keep their inodes when listed again
   std::erase_if(dir.F().entries, [&](const auto& e) {
@@ -605,10 +631,7 @@ void Filesystem::RenameGroup(Node& dir, const std::string& base,
     group[0]->name = UniqueName(base);
     dir.F().entries[group[0]->name] = group[0]->ino;
   } else if (group.size() > 1) {
-    std::sort(group.begin(), group.end(), [](const Node* a, const Node* b) {
-      if (a->msg->sha256_hex != b->msg->sha256_hex) return a->msg->sha256_hex < b->msg->sha256_hex;
-      return a->msg->key.value < b->msg->key.value;
-    });
+    std::sort(group.begin(), group.end(), CollisionOrder);
     std::map<std::string, int> dup;
     for (Node* n : group) {
       n->name = CollisionName(base, n->msg->sha256_hex, ++dup[n->msg->sha256_hex]);
@@ -1111,6 +1134,14 @@ void Filesystem::Commit(Ino ino, Ino dir_ino, const std::string& written_name) {
     }
   } catch (const Error& e) {
     fail(e);
+    // The store may hold the message even so (an IMAP APPEND whose answer
+    // was lost, "outcome unknown"): list the folder again before anything
+    // else is looked up in it, so a re-run finds it instead of storing it twice.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto d = nodes_.find(dir_ino);
+      if (d != nodes_.end() && d->second->kind == Node::Kind::kFolder) ForgetListing(*d->second);
+    }
     throw;
   }
   std::vector<std::pair<Ino, std::string>> gone;
@@ -1186,6 +1217,7 @@ Attr Filesystem::Mkdir(Ino parent, const std::string& name) {
     node->dir = std::make_unique<FolderState>();
     node->F().virtual_dot = true;
     node->F().listed = true;
+    node->F().listed_at = std::chrono::steady_clock::now();
     node->parent = parent;
     node->name = name;
     node->nlookup = 1;
@@ -1211,6 +1243,7 @@ Attr Filesystem::Mkdir(Ino parent, const std::string& name) {
   node->dir = std::make_unique<FolderState>();
   node->F().folder = id;
   node->F().listed = true;
+  node->F().listed_at = std::chrono::steady_clock::now();
   node->parent = parent;
   node->name = EscapeFolderName(store_name);
   node->nlookup = 1;

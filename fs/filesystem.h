@@ -48,6 +48,11 @@ struct Options {
   mode_t umask = 077;
   std::string cache_dir;          // staging files and renderings live here
   std::uint64_t cache_size = 1ull << 30;  // renderings kept (least recently used go first)
+  // A folder read (looked up in, listed) this many seconds after its last
+  // listing is listed again, so messages another client added or removed
+  // appear and vanish (IMAP: -o dir_cache_ttl). 0: listed once (stores that
+  // only this mount changes).
+  std::int64_t relist_seconds = 0;
 };
 
 struct Attr {
@@ -166,6 +171,7 @@ class Filesystem {
   void RenameGroup(Node& dir, const std::string& base, std::vector<std::pair<Ino, std::string>>* gone);
   // Removes |ino|'s name and aliases from |dir|. mu_ held.
   void EraseNames(Node& dir, Ino ino);
+  static bool CollisionOrder(const Node* a, const Node* b);
   void EnsureHashes(Ino dir_ino, const std::string& base);
   void FlushInvalidations(std::vector<std::pair<Ino, std::string>>& gone);
   bool IsDotContext(const Node& dir, const std::string& name) const;  // mu_ held

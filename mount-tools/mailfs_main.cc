@@ -210,6 +210,14 @@ int MailfsMain(int argc, char** argv, bool mount_helper) {
   fo.umask = o.umask;
   fo.cache_size = o.cache_size;
   fo.cache_dir = cache_dir;
+  if (StartsWith(o.source, "imap://") || StartsWith(o.source, "imaps://")) {
+    // Other clients change an IMAP account: folders are listed again when
+    // read after dir_cache_ttl seconds (design §8; default 30).
+    fo.relist_seconds = 30;
+    for (const auto& [name, value] : o.backend_options) {
+      if (name == "dir_cache_ttl") fo.relist_seconds = OptionNumber(value);
+    }
+  }
 
   auto filesystem = std::make_unique<fs::Filesystem>(std::move(backend), fo);
   fs::FuseConfig fc;

@@ -7,10 +7,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include "backends/memory/memory_backend.h"
+#include "backends/sha256.h"
 #include "fs/naming.h"
 
 namespace mailfs::fs {
@@ -364,6 +367,61 @@ TEST_F(FilesystemTest, MetadataThroughAnUnwrittenWriteHandleReachesTheStore) {
   EXPECT_EQ(listed[0].internal_date, 1299215167);
   EXPECT_EQ(Filesystem::FormatFlags(listed[0].flags), "\\Flagged Later");
   EXPECT_EQ(fs_->GetAttr(ino).mtime, 1299215167);
+}
+
+// Another client adds a message: a mount with relist_seconds shows it once
+// the folder's listing is that old, and hides one that went away.
+TEST_F(FilesystemTest, FoldersAreListedAgainAfterRelistSeconds) {
+  Options o;
+  o.writable = true;
+  o.cache_dir = dir_;
+  o.relist_seconds = 1;
+  auto backend = std::make_unique<memory::MemoryBackend>();
+  memory::MemoryBackend* mem = backend.get();
+  fs_ = std::make_unique<Filesystem>(std::move(backend), o);
+  mem->CreateFolder(FolderId{"/"}, "INBOX");
+  Ino inbox = fs_->Lookup(kRootIno, "INBOX").ino;
+  EXPECT_TRUE(Names(inbox).empty());
+  auto key = mem->Append(FolderId{"/INBOX"}, StringBlob(kMsg), {}, 1000000000);
+  EXPECT_TRUE(Names(inbox).empty());  // still the listing of a moment ago
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(Names(inbox), std::set<std::string>{ExpectedName(kMsg, 1000000000)});
+  Ino ino = fs_->Lookup(inbox, ExpectedName(kMsg, 1000000000)).ino;
+  mem->Delete(FolderId{"/INBOX"}, *key);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_TRUE(Names(inbox).empty());
+  EXPECT_THROW(fs_->Lookup(inbox, ExpectedName(kMsg, 1000000000)), Error);
+  EXPECT_NE(ino, 0u);
+}
+
+// A store that fails a commit may have kept the message anyway (a lost
+// answer): the folder is listed again at once, so a re-run sees it.
+TEST_F(FilesystemTest, AFailedCommitMakesTheFolderListAgain) {
+  Ino inbox = MakeFolder(kRootIno, "INBOX");
+  EXPECT_TRUE(Names(inbox).empty());
+  mem_->FailNextAppends(1, Errc::kIo);
+  auto c = fs_->Create(inbox, "a.eml", O_WRONLY | O_CREAT);
+  fs_->Write(c.fh, 0, kMsg.data(), kMsg.size());
+  EXPECT_THROW(fs_->Flush(c.fh), Error);
+  fs_->Release(c.fh);
+  // It was stored after all, as the server will say when asked.
+  mem_->Append(FolderId{"/INBOX"}, StringBlob(kMsg), {}, 1000000000);
+  EXPECT_EQ(Names(inbox), std::set<std::string>{ExpectedName(kMsg, 1000000000)});
+}
+
+// Byte-identical duplicates take their -N suffixes in the order of their
+// dates (then flags), so a copy keeping dates gives each the same name.
+TEST_F(FilesystemTest, IdenticalDuplicatesAreNumberedByDate) {
+  Ino inbox = MakeFolder(kRootIno, "INBOX");
+  CpA(inbox, "late.eml", kMsg, 2000000000, "\\Seen");
+  CpA(inbox, "early.eml", kMsg, 1000000000, "\\Flagged");
+  std::string base = MessageBaseName(kMsg, 1000000000);
+  auto names = Names(inbox);
+  ASSERT_EQ(names.size(), 2u);
+  Ino first = fs_->Lookup(inbox, CollisionName(base, Sha256Hex(kMsg), 1)).ino;
+  Ino second = fs_->Lookup(inbox, CollisionName(base, Sha256Hex(kMsg), 2)).ino;
+  EXPECT_EQ(fs_->GetAttr(first).mtime, 1000000000);
+  EXPECT_EQ(fs_->GetAttr(second).mtime, 2000000000);
 }
 
 TEST_F(FilesystemTest, ChownAndChmodAreAcceptedAndIgnored) {
