@@ -85,6 +85,10 @@ struct Capabilities {
   // Hierarchy delimiter of the store other than '/', which cannot appear in
   // folder names (IMAP '.'); 0 if none.
   char forbidden_name_char = 0;
+  // A root folder whose name matches in any ASCII case: lookup and mkdir of
+  // "inbox" or "Inbox" find it (IMAP's INBOX, or the name -o inbox_name
+  // shows it under). Empty if none.
+  std::string case_insensitive_root_name;
 };
 
 class Backend {

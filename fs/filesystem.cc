@@ -247,7 +247,13 @@ Filesystem::Node* Filesystem::FindChild(Node& dir, const std::string& name) {
   auto it = dir.F().entries.find(name);
   if (it == dir.F().entries.end()) {
     it = dir.F().aliases.find(name);
-    if (it == dir.F().aliases.end()) return nullptr;
+    if (it == dir.F().aliases.end()) {
+      // IMAP's INBOX answers to any case at the root (design §3).
+      const std::string& special = caps_.case_insensitive_root_name;
+      if (dir.ino != kRootIno || special.empty() || AsciiLower(name) != AsciiLower(special)) return nullptr;
+      it = dir.F().entries.find(special);
+      if (it == dir.F().entries.end()) return nullptr;
+    }
   }
   auto n = nodes_.find(it->second);
   return n == nodes_.end() ? nullptr : n->second.get();
