@@ -5,7 +5,9 @@
 # started again after longer than the mount's timeout. cp must report errors
 # and nothing may hang (every tool runs under timeout); the mount stays
 # usable; an rsync -aX re-run then completes, and every Message-ID is on the
-# server exactly once, with the source's bytes.
+# server exactly once, with the source's bytes. Then, through a proxy, the
+# connection drops right after the server stored an APPEND: the daemon must
+# find the message, report success and create no duplicate.
 #
 #   MAILFS_BIN=build/mount-tools/mailfs bash tests/integration/test_imap_faults.sh
 
@@ -46,9 +48,10 @@ def write(folder, items):
                         mailname.message_base_name(crlf, when)))
     names = mailname.expected_names(entries)
     for k, (ident, data, when) in enumerate(items):
+        crlf = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         p = os.path.join(src, folder, names[ident])
         with open(p, "wb") as f:
-            f.write(data)
+            f.write(crlf)     # as the server will serve them: a re-run can be a no-op
         os.utime(p, (when, when))
         if FLAGS[k % 4]:
             os.setxattr(p, "user.mail.flags", FLAGS[k % 4].encode())
@@ -243,8 +246,170 @@ EOF
 }
 check "every Message-ID of Small is on the server exactly once, with its bytes" check_once "$SRC/Small" "$IT_TMP/copyA.json"
 check "every Message-ID of Big is on the server exactly once, with its bytes" check_once "$SRC/Big" "$IT_TMP/copyB.json"
-check "a further rsync -aX transfers nothing" \
-  bash -c "rsync -aX --stats '$SRC/Small/' '$A/CopyA/' | grep -q '^Number of regular files transferred: 0$'"
+rsync -aX --stats --itemize-changes "$SRC/Small/" "$A/CopyA/" >"$IT_TMP/rsync3.out" 2>&1
+expect_eq "a further rsync -aX transfers nothing" \
+  "$(sed -n 's/^Number of regular files transferred: //p' "$IT_TMP/rsync3.out")" 0 ||
+  grep -v '^\.' "$IT_TMP/rsync3.out" | head -n 12 | sed 's/^/    /' >&2
+# ---- the connection drops after the server stored an APPEND -----------------
+# A proxy between the daemon and Dovecot (plain IMAP, so it sees commands)
+# passes everything through but swallows the server's OK to the 5th APPEND
+# and closes the connection: the message is on the server, the daemon never
+# heard so. design.md section 7: it must find the message after reconnecting
+# (no duplicate), and the commit then succeeds.
+# proxy.py PORT UPSTREAM NTH LOG BLACKOUT: passes IMAP through, swallows the
+# server's OK to the NTH APPEND and drops that connection, then for BLACKOUT
+# seconds closes every new connection at once (the server unreachable).
+cat >"$IT_TMP/proxy.py" <<'EOF'
+import re, socket, sys, threading
+import time
+port, upstream, nth, logf = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+blackout = float(sys.argv[5])
+state = {"appends": 0, "tag": None, "dropped": False, "until": 0.0}
+lock = threading.Lock()
+conns = set()
+
+def note(s):
+    with lock, open(logf, "a") as f:
+        f.write(s + "\n")
+
+LIT = re.compile(rb"\{(\d+)\+?\}\r?\n$")
+
+def client_to_server(c, u, dead):
+    f = c.makefile("rb")
+    try:
+        while not dead.is_set():
+            line = f.readline()
+            if not line:
+                break
+            parts = line.split(None, 2)
+            if len(parts) >= 2 and parts[1].upper() == b"APPEND":
+                with lock:
+                    state["appends"] += 1
+                    if state["appends"] == nth and not state["dropped"]:
+                        state["tag"] = parts[0]
+            u.sendall(line)
+            m = LIT.search(line)
+            if m:
+                u.sendall(f.read(int(m.group(1))))
+    except OSError:
+        pass
+    dead.set()
+
+def server_to_client(c, u, dead):
+    f = u.makefile("rb")
+    try:
+        while not dead.is_set():
+            line = f.readline()
+            if not line:
+                break
+            with lock:
+                tag = state["tag"]
+            if tag is not None and line.startswith(tag + b" OK"):
+                with lock:
+                    state["dropped"] = True
+                    state["tag"] = None
+                    state["until"] = time.time() + blackout
+                    others = list(conns) if blackout > 0 else []
+                note("DROPPED after " + line.decode("latin-1").strip())
+                for x in others:       # unreachable: every session goes
+                    try:
+                        x.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                break
+            c.sendall(line)
+            m = LIT.search(line)
+            if m:
+                c.sendall(f.read(int(m.group(1))))
+    except OSError:
+        pass
+    dead.set()
+
+def serve(c):
+    with lock:
+        closed = time.time() < state["until"]
+    if closed:                 # the server is unreachable for a while
+        note("REFUSED a connection")
+        c.close()
+        return
+    u = socket.create_connection(("127.0.0.1", upstream))
+    with lock:
+        conns.update((c, u))
+    dead = threading.Event()
+    t = threading.Thread(target=client_to_server, args=(c, u, dead), daemon=True)
+    t.start()
+    server_to_client(c, u, dead)
+    with lock:
+        conns.difference_update((c, u))
+    for s in (c, u):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()
+
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(16)
+note("READY")
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOF
+PROXY_PORT=$(_dovecot_free_port)
+PROXY_PID=""
+# start_proxy NTH BLACKOUT LOG
+start_proxy() {
+  [ -n "$PROXY_PID" ] && { kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; }
+  PROXY_LOG=$3
+  python3 "$IT_TMP/proxy.py" "$PROXY_PORT" "$IMAP_PORT" "$1" "$PROXY_LOG" "$2" >>"$IT_TMP/proxy.out" 2>&1 &
+  PROXY_PID=$!
+  wait_for 10 grep -qs READY "$PROXY_LOG" || die "the proxy did not start"
+}
+start_proxy 5 0 "$IT_TMP/proxy1.log"
+mkdir -p "$IT_TMP/srcP"
+find "$SRC/Small" -type f | sort | head -n 20 | while read -r f; do cp -a "$f" "$IT_TMP/srcP/"; done
+P="$IT_TMP/proxied"
+start_mount "imap://carol@127.0.0.1:$PROXY_PORT" "$P" \
+  "tls=none,rw,timeout=$TIMEOUT,passfile=$IT_TMP/carol.pass,cache_dir=$IT_TMP/cache-proxied" ||
+  die "cannot mount carol through the proxy"
+timeout 120 cp -a "$IT_TMP/srcP/." "$P/CopyP/" >"$IT_TMP/cpP.out" 2>&1
+rc=$?
+check "the proxy dropped the connection after the server's OK to an APPEND" grep -q DROPPED "$IT_TMP/proxy1.log"
+expect_eq "cp -a succeeds: the lost APPEND is found on the server ($(head -c 200 "$IT_TMP/cpP.out"))" "$rc" 0
+probe carol snapshot --prefix CopyP >"$IT_TMP/copyP.json" || fail "snapshot failed"
+check "every Message-ID is on the server exactly once after the lost OK" check_once "$IT_TMP/srcP" "$IT_TMP/copyP.json"
+check "the mount lists every message of CopyP" test "$(find "$P/CopyP" -type f | wc -l)" -eq 20
+stop_mount "$P"
+expect_eq "the proxied daemon exits 0" "$?" 0
+
+# The same lost OK, but the server then stays unreachable for longer than the
+# timeout: the outcome cannot be checked, so cp gets an error ("outcome
+# unknown", section 7). Once the server is back, an rsync -aX re-run must
+# complete without storing the message a second time.
+start_proxy 5 $((TIMEOUT * 3)) "$IT_TMP/proxy2.log"
+start_mount "imap://carol@127.0.0.1:$PROXY_PORT" "$P" \
+  "tls=none,rw,timeout=$TIMEOUT,passfile=$IT_TMP/carol.pass,cache_dir=$IT_TMP/cache-proxied2" ||
+  die "cannot mount carol through the proxy"
+timeout 300 cp -a "$IT_TMP/srcP/." "$P/CopyQ/" >"$IT_TMP/cpQ.out" 2>&1
+rc=$?
+check "the proxy dropped the connection after the OK, then refused connections" \
+  grep -q REFUSED "$IT_TMP/proxy2.log"
+IT_CHECKS=$((IT_CHECKS + 1))
+if [ $rc -eq 124 ]; then fail "cp hung while the server was unreachable"; else
+  pass "cp finished while the server was unreachable (exit $rc: $(head -n 1 "$IT_TMP/cpQ.out" | cut -c1-160))"; fi
+sleep $((TIMEOUT * 3))
+check "rsync -aX re-run after the server is back completes" \
+  timeout 300 rsync -aX "$IT_TMP/srcP/" "$P/CopyQ/"
+probe carol snapshot --prefix CopyQ >"$IT_TMP/copyQ.json" || fail "snapshot failed"
+check "every Message-ID is on the server exactly once after outcome unknown and a re-run" \
+  check_once "$IT_TMP/srcP" "$IT_TMP/copyQ.json"
+stop_mount "$P"
+expect_eq "the proxied daemon exits 0 (2)" "$?" 0
+kill "$PROXY_PID" 2>/dev/null
+wait "$PROXY_PID" 2>/dev/null
+
 check "the mount shows exactly the server's account" probe alice check-mount "$A"
 
 stop_mount "$A"
