@@ -22,6 +22,7 @@
 #   BENCH_HUGE_MB      size of its one huge message (default 20)
 #   BENCH_LISTING      messages in the listing folder (default 100000; 0 skips it)
 #   BENCH_CONNECTIONS  -o connections= for the mounts (default: the daemon's)
+#   BENCH_ONLY         "listing" runs the listing part alone
 #   BENCH_DIR          where to work (default: a temp dir, removed at the end)
 # The server's files stay in the page cache (this machine has the memory),
 # and the server is warmed before timing, so every client sees the same
@@ -77,6 +78,7 @@ for u in alice carol dave erin; do
   chmod 600 "$WORK/$u.pass"
 done
 
+[ "${BENCH_ONLY:-}" = listing ] && BENCH_MESSAGES=1
 echo "generating the account ($BENCH_MESSAGES messages)..."
 python3 "$GEN" "$(dovecot_maildir alice)" --messages "$BENCH_MESSAGES" --seed 5 \
   --huge-mb "$BENCH_HUGE_MB" --manifest "$WORK/alice.json" || die "generator failed"
@@ -109,6 +111,7 @@ umount_it() {
   DAEMON_PID=""
 }
 
+if [ "${BENCH_ONLY:-}" != listing ]; then
 echo
 echo "== reading ($BENCH_MESSAGES messages, $MB MiB, implicit TLS) =="
 t0=$(now)
@@ -219,6 +222,7 @@ n_dave=$(python3 "$PROBE" --port "$IMAP_PORT" --user dave --password davepw snap
   python3 -c 'import json, sys; print(sum(len(f["messages"] or []) for f in json.load(sys.stdin)))')
 result "mbsync push of the pulled Maildir" "$T_MBW s"
 result "messages on the server: mailfs / mbsync" "$n_carol / $n_dave; write ratio $(ratio "$T_W" "$T_MBW")"
+fi
 
 if [ "$BENCH_LISTING" -gt 0 ]; then
   echo
@@ -241,6 +245,8 @@ if [ "$BENCH_LISTING" -gt 0 ]; then
   t1=$(now)
   result "mailfs: first ls -l ($((n - 1)) entries)" "$(secs "$t0" "$t1") s  ($(dovecot_cmd_count "$mark" FETCH FETCHED))"
   result "  daemon peak RSS" "$(hwm)"
+  echo "  FETCH commands of the first listing, by shape:"
+  python3 "$PROBE" rawlog-fetches "$DOVECOT_DIR/log/rawlog" "$mark" | sed 's/^/    /'
   umount_it
   dovecot_rawlog_mark "$mark"
   mount_it erin

@@ -54,11 +54,12 @@ check "rsync -aX into a new folder Rsynced" rsync -aX "$IT_TMP/backup/" "$A/Rsyn
 check "Rsynced equals the original on the server" \
   probe alice same-folders "" Rsynced --exclude Restored --exclude Rsynced
 mark=$(rawlog_mark)
-out=$(rsync -aX --stats "$IT_TMP/backup/" "$A/Rsynced/" 2>&1)
+out=$(rsync -aX --stats --itemize-changes "$IT_TMP/backup/" "$A/Rsynced/" 2>&1)
 rc=$?
 expect_eq "second rsync -aX exits 0" "$rc" 0
 expect_eq "second rsync -aX transfers no file" \
-  "$(printf '%s\n' "$out" | sed -n 's/^Number of regular files transferred: //p')" 0
+  "$(printf '%s\n' "$out" | sed -n 's/^Number of regular files transferred: //p')" 0 ||
+  printf '%s\n' "$out" | grep -E '^[<>]f|rsync' | head -n 12 | sed 's/^/    /' >&2
 c=$(rawlog_count "$mark" APPEND EXPUNGE STORE)
 log "server commands during the second rsync: $c"
 expect_eq "the second rsync made no APPEND on the server" "$(count_of APPEND "$c")" 0

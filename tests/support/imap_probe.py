@@ -29,6 +29,8 @@ plain port, which the test server allows on loopback):
   flags-equal SNAP1 SNAP2          the flags of every message are unchanged
   rawlog-mark DIR MARKFILE         remember the size of every *.in log
   rawlog-count DIR MARK VERB...    count commands since MARK ("-": all)
+  rawlog-fetches DIR MARK          the FETCH commands since MARK by shape
+                                   (the first number or set becomes N)
   fetch-all                        fetches every body of every folder with
                                    pipelined UID FETCH BODY.PEEK[] over one
                                    connection (raw socket, the benchmark's
@@ -571,6 +573,9 @@ def main():
     p.add_argument("dir")
     p.add_argument("mark")
     p.add_argument("verbs", nargs="+")
+    p = sub.add_parser("rawlog-fetches")
+    p.add_argument("dir")
+    p.add_argument("mark")
     p = sub.add_parser("fetch-all")
     a = ap.parse_args()
     if a.cmd == "snapshot":
@@ -611,6 +616,27 @@ def main():
     if a.cmd == "rawlog-mark":
         with open(a.markfile, "w") as fh:
             json.dump(rawlog_sizes(a.dir), fh)
+        return 0
+    if a.cmd == "rawlog-fetches":
+        base = {}
+        if a.mark != "-":
+            with open(a.mark) as fh:
+                base = json.load(fh)
+        shapes = {}
+        for fn in rawlog_sizes(a.dir):
+            if not fn.endswith(".in"):
+                continue
+            with open(os.path.join(a.dir, fn), "rb") as fh:
+                fh.seek(base.get(fn, 0))
+                data = fh.read()
+            for v, line in rawlog_commands(_STAMP.sub(b"", data)):
+                if v != "FETCH":
+                    continue
+                text = line.decode("latin-1").strip().split(None, 1)[1]
+                text = re.sub(r"[0-9][0-9:,*]*", "N", text, count=1)
+                shapes[text] = shapes.get(text, 0) + 1
+        for k, v in sorted(shapes.items(), key=lambda kv: -kv[1])[:10]:
+            print("%7d  %s" % (v, k[:150]))
         return 0
     if a.cmd == "rawlog-count":
         c = rawlog_count(a.dir, a.mark, a.verbs)
