@@ -54,6 +54,7 @@ else
 fi
 MNT="$WORK/mnt"
 mkdir -p "$MNT"
+mark="$WORK/rawlog.mark"
 DAEMON_PID=""
 cleanup() {
   if mountpoint -q "$MNT" 2>/dev/null; then
@@ -191,12 +192,13 @@ n_cp=$(find "$WORK/cp1" -type f | wc -l)
 result "mailfs: cp -a of the whole mount (cold cache)" "$T_CP1 s  ($n_cp files; ratio to mbsync $(ratio "$T_CP1" "$T_MBSYNC"))"
 result "  daemon peak RSS" "$(hwm)"
 umount_it
+dovecot_rawlog_mark "$mark"
 mount_it alice
 t0=$(now)
 cp -a "$MNT/." "$WORK/cp2/" || echo "  (cp -a reported errors)"
 t1=$(now)
 T_CP2=$(secs "$t0" "$t1")
-result "mailfs: cp -a again after a remount (warm cache)" "$T_CP2 s  (ratio to mbsync $(ratio "$T_CP2" "$T_MBSYNC"))"
+result "mailfs: cp -a again after a remount (warm cache)" "$T_CP2 s  (ratio to mbsync $(ratio "$T_CP2" "$T_MBSYNC"); $(dovecot_cmd_count "$mark" FETCH FETCHED))"
 result "  daemon peak RSS" "$(hwm)"
 umount_it
 
@@ -237,7 +239,6 @@ if [ "$BENCH_LISTING" -gt 0 ]; then
   python3 "$PROBE" --port "$IMAP_PORT" --user erin --password erinpw snapshot --no-bodies --prefix Big >/dev/null
   t1=$(now)
   result "Dovecot's own first indexing (imaplib, not timed for mailfs)" "$(secs "$t0" "$t1") s"
-  mark=$(mktemp "$WORK/mark.XXXXXX")
   dovecot_rawlog_mark "$mark"
   mount_it erin
   t0=$(now)
