@@ -97,5 +97,41 @@ TEST(NdbFileBig, FileOverFourGiB) {
   fs::remove(path);
 }
 
+TEST(NdbFileBig, CommitRate) {
+  // One commit per message-sized node (as a copy into a mount does without
+  // grouping), fsync on: commits per second and the file size reached.
+  const char* enabled = std::getenv("MAILFS_PST_BIG_TEST");
+  if (enabled == nullptr || std::string(enabled) != "1") {
+    GTEST_SKIP() << "set MAILFS_PST_BIG_TEST=1 to run the commit benchmark";
+  }
+  const std::string dir = std::getenv("MAILFS_PST_BIG_DIR") ? std::getenv("MAILFS_PST_BIG_DIR")
+                                                            : testing::TempDir();
+  const std::string path = dir + "/pst_ndb_rate_" + std::to_string(::getpid()) + ".pst";
+  constexpr std::uint32_t kCommits = 2000;
+  const auto start = std::chrono::steady_clock::now();
+  {
+    auto f = NdbFile::Create(path);
+    for (std::uint32_t i = 0; i < kCommits; ++i) {
+      NodeContent c;
+      c.blocks = NodeBlocks(i, 12000 + (i % 13) * 1000);
+      c.subnodes[0x3F].blocks = {std::string(300, 'r')};
+      f->PutNode(MakeNid(NidType::kLtp, 0x10001 + i), 0, std::move(c));  // raw, not a heap
+      // A folder's tables change with every message: rewrite one node too.
+      f->PutNode(MakeNid(NidType::kLtp, 0x401), 0, NodeContent{NodeBlocks(kCommits + i % 3, 6000), {}});
+      f->Commit();
+    }
+  }
+  const double took = Seconds(start);
+  std::cout << kCommits << " commits in " << took << " s (" << kCommits / took << " commits/s), file "
+            << fs::file_size(path) << " bytes\n";
+  const auto r = check::CheckFile(path);
+  EXPECT_EQ(r.errors(), 0u);
+  EXPECT_EQ(r.warnings(), 0u);
+  for (std::size_t i = 0; i < r.findings.size() && i < 10; ++i) {
+    std::cout << check::FormatFinding(r.findings[i]) << "\n";
+  }
+  fs::remove(path);
+}
+
 }  // namespace
 }  // namespace mailfs::pst::writer

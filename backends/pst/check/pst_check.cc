@@ -464,7 +464,7 @@ class Checker {
                 std::uint64_t* total, int level_above) {
     Block* b = FindBlock(bid);
     if (b == nullptr) {
-      Err(0, owner, "data block " + Hex(bid) + " is not in the BBT");
+      Err(here_, owner, "data block " + Hex(bid) + " is not in the BBT");
       return false;
     }
     ++b->refs;
@@ -539,7 +539,7 @@ class Checker {
                int level_above, int depth) {
     Block* b = FindBlock(bid);
     if (b == nullptr) {
-      Err(0, owner, "subnode block " + Hex(bid) + " is not in the BBT");
+      Err(here_, owner, "subnode block " + Hex(bid) + " is not in the BBT");
       return false;
     }
     ++b->refs;
@@ -613,12 +613,14 @@ class Checker {
     bool data_ok = true;
     std::uint64_t total = 0;
     if (data != 0) data_ok = DataTree(data, what, &blocks, &total, -1);
+    // Findings about the node's data name its first block's offset.
+    if (const Block* b = FindBlock(data)) here_ = b->ib;
     const std::uint32_t type = nid & 0x1F;
     const bool looks_heap = !blocks.empty() && blocks[0].size() >= 4 &&
                             static_cast<std::uint8_t>(blocks[0][2]) == 0xEC;
     if (data_ok && !blocks.empty()) {
       if (HeapType(nid) && !looks_heap) {
-        Err(0, what, "node of type " + Hex(type) + " does not hold a heap (no 0xEC signature)");
+        Err(here_, what, "node of type " + Hex(type) + " does not hold a heap (no 0xEC signature)");
       } else if (looks_heap && (HeapType(nid) || type == 0x01 || type == 0x07)) {
         Heap(blocks, subs, what, summary);
       }
@@ -637,6 +639,7 @@ class Checker {
         Err(n.entry_ib, what, "parent " + Hex(n.parent) + " does not exist");
       }
       if ((nid & 0x1F) == 0) Err(n.entry_ib, what, "NID of type 0 (a heap id)");
+      here_ = n.entry_ib;
       CheckNode(nid, n.data, n.sub, what, 0, &summaries_[nid]);
     }
   }
@@ -696,20 +699,20 @@ class Checker {
                                               const std::string& what) {
     auto hdr = Resolve(h, hid);
     if (!hdr || hdr->size() != 8) {
-      Err(0, what, "BTH header HID " + Hex(hid) + " does not resolve to 8 bytes");
+      Err(here_, what, "BTH header HID " + Hex(hid) + " does not resolve to 8 bytes");
       return std::nullopt;
     }
     const auto* p = reinterpret_cast<const std::uint8_t*>(hdr->data());
     const std::size_t cb_key = p[1], cb_ent = p[2], levels = p[3];
     const std::uint32_t root = Get32(p + 4);
     if (p[0] != 0xB5) {
-      Err(0, what, "BTH header type " + Hex(p[0]) + ", expected 0xb5");
+      Err(here_, what, "BTH header type " + Hex(p[0]) + ", expected 0xb5");
       return std::nullopt;
     }
     if ((want_key && cb_key != want_key) || (want_ent && cb_ent != want_ent) ||
         (cb_key != 2 && cb_key != 4 && cb_key != 8 && cb_key != 16) || cb_ent == 0 || cb_ent > 32 ||
         levels > 8) {
-      Err(0, what, "BTH header cbKey " + std::to_string(cb_key) + " cbEnt " + std::to_string(cb_ent) +
+      Err(here_, what, "BTH header cbKey " + std::to_string(cb_key) + " cbEnt " + std::to_string(cb_ent) +
                        " levels " + std::to_string(levels) + " not as expected");
       return std::nullopt;
     }
@@ -720,7 +723,7 @@ class Checker {
     if (!ok) return std::nullopt;
     for (std::size_t i = 1; i < out.size(); ++i) {
       if (CompareKeys(out[i - 1].data(), out[i].data(), cb_key) >= 0) {
-        Err(0, what, "BTH keys out of order at record " + std::to_string(i) + " (key " +
+        Err(here_, what, "BTH keys out of order at record " + std::to_string(i) + " (key " +
                          Hex(Key(out[i].data(), cb_key)) + ")");
         break;
       }
@@ -734,12 +737,12 @@ class Checker {
     auto a = Resolve(h, hid);
     const std::size_t rec = cb_key + (level > 0 ? 4 : cb_ent);
     if (!a || a->empty() || a->size() % rec != 0) {
-      Err(0, what, "BTH node HID " + Hex(hid) + " missing or not a whole number of records");
+      Err(here_, what, "BTH node HID " + Hex(hid) + " missing or not a whole number of records");
       *ok = false;
       return;
     }
     if (parent_key && CompareKeys(parent_key, a->data(), cb_key) != 0) {
-      Err(0, what, "BTH index key " + Hex(Key(parent_key, cb_key)) +
+      Err(here_, what, "BTH index key " + Hex(Key(parent_key, cb_key)) +
                        " differs from the child's first key " + Hex(Key(a->data(), cb_key)));
     }
     for (std::size_t at = 0; at < a->size(); at += rec) {
@@ -769,28 +772,28 @@ class Checker {
       const std::size_t hs = i == 0 ? 12 : (i == 8 || (i > 8 && (i - 8) % 128 == 0)) ? 66 : 2;
       const std::string pw = what + " page " + std::to_string(i);
       if (b.size() < hs + 4) {
-        Err(0, pw, "too short for a heap page");
+        Err(here_, pw, "too short for a heap page");
         return;
       }
       const std::size_t map = Get16(b.data());
       if (map < hs || map + 4 > b.size()) {
-        Err(0, pw, "ibHnpm " + std::to_string(map) + " outside the page");
+        Err(here_, pw, "ibHnpm " + std::to_string(map) + " outside the page");
         return;
       }
       const std::size_t c_alloc = Get16(b.data() + map);
       if (map + 4 + 2 * (c_alloc + 1) > b.size()) {
-        Err(0, pw, "page map with " + std::to_string(c_alloc) + " allocations overruns the page");
+        Err(here_, pw, "page map with " + std::to_string(c_alloc) + " allocations overruns the page");
         return;
       }
       std::vector<std::uint16_t> a(c_alloc + 1);
       for (std::size_t k = 0; k <= c_alloc; ++k) a[k] = Get16(b.data() + map + 4 + 2 * k);
       if (a[0] < hs || a[c_alloc] > map) {
-        Err(0, pw, "allocations outside [header, page map)");
+        Err(here_, pw, "allocations outside [header, page map)");
         return;
       }
       for (std::size_t k = 1; k <= c_alloc; ++k) {
         if (a[k] < a[k - 1]) {
-          Err(0, pw, "allocation offsets decrease at " + std::to_string(k));
+          Err(here_, pw, "allocation offsets decrease at " + std::to_string(k));
           return;
         }
       }
@@ -806,7 +809,7 @@ class Checker {
     } else if (client == 0xB5) {
       Bth(h, user_root, 0, 0, what);
     } else if (user_root != 0 && !Resolve(h, user_root)) {
-      Err(0, what, "hidUserRoot " + Hex(user_root) + " does not resolve");
+      Err(here_, what, "hidUserRoot " + Hex(user_root) + " does not resolve");
     }
   }
 
@@ -823,14 +826,14 @@ class Checker {
       if (IsFixedInline(type)) continue;
       if (const std::size_t fixed = FixedHeapSize(type)) {
         auto a = Resolve(h, v);
-        if (!a || a->size() != fixed) Err(0, pw, "value HID " + Hex(v) + " is not a " + std::to_string(fixed) + "-byte allocation");
+        if (!a || a->size() != fixed) Err(here_, pw, "value HID " + Hex(v) + " is not a " + std::to_string(fixed) + "-byte allocation");
         continue;
       }
-      if (!HnidOk(h, subs, v)) Err(0, pw, "value " + Hex(v) + " is neither an allocation nor a subnode");
+      if (!HnidOk(h, subs, v)) Err(here_, pw, "value " + Hex(v) + " is neither an allocation nor a subnode");
       if (type == 0x000D && v != 0 && (v & 0x1F) == 0) {
         auto a = Resolve(h, v);
         if (a && a->size() == 8 && subs.count(Get32(a->data())) == 0) {
-          Err(0, pw, "object names subnode " + Hex(Get32(a->data())) + ", which does not exist");
+          Err(here_, pw, "object names subnode " + Hex(Get32(a->data())) + ", which does not exist");
         }
       }
     }
@@ -841,13 +844,13 @@ class Checker {
     const std::string what = what_heap + " TC";
     auto info = Resolve(h, root);
     if (!info || info->size() < 22) {
-      Err(0, what, "TCINFO HID " + Hex(root) + " does not resolve");
+      Err(here_, what, "TCINFO HID " + Hex(root) + " does not resolve");
       return;
     }
     const auto* p = reinterpret_cast<const std::uint8_t*>(info->data());
     const std::size_t cols = p[1];
     if (p[0] != 0x7C || info->size() != 22 + 8 * cols) {
-      Err(0, what, "TCINFO type " + Hex(p[0]) + " / size " + std::to_string(info->size()) +
+      Err(here_, what, "TCINFO type " + Hex(p[0]) + " / size " + std::to_string(info->size()) +
                        " do not match " + std::to_string(cols) + " columns");
       return;
     }
@@ -855,7 +858,7 @@ class Checker {
     const std::uint32_t row_index = Get32(p + 10), rows_hnid = Get32(p + 14);
     bool layout_ok = true;
     if (!(ib4 <= ib2 && ib2 <= ib1 && ib1 <= bm) || bm != ib1 + (cols + 7) / 8) {
-      Err(0, what, "rgib " + std::to_string(ib4) + "/" + std::to_string(ib2) + "/" + std::to_string(ib1) +
+      Err(here_, what, "rgib " + std::to_string(ib4) + "/" + std::to_string(ib2) + "/" + std::to_string(ib1) +
                        "/" + std::to_string(bm) + " inconsistent with " + std::to_string(cols) + " columns");
       layout_ok = false;
     }
@@ -871,8 +874,8 @@ class Checker {
       const std::uint8_t* c = p + 22 + 8 * k;
       Col col{Get32(c), Get16(c + 4), c[6], c[7]};
       const std::string cw = what + " column " + Hex(col.tag);
-      if (k > 0 && col.tag <= cs.back().tag) Err(0, cw, "columns not sorted by tag");
-      if (col.bit >= cols || !bits.insert(col.bit).second) Err(0, cw, "iBit " + std::to_string(col.bit) + " invalid or reused");
+      if (k > 0 && col.tag <= cs.back().tag) Err(here_, cw, "columns not sorted by tag");
+      if (col.bit >= cols || !bits.insert(col.bit).second) Err(here_, cw, "iBit " + std::to_string(col.bit) + " invalid or reused");
       bool placed;
       switch (col.cb) {
         case 8: case 4: placed = col.ib + col.cb <= ib4; break;
@@ -881,7 +884,7 @@ class Checker {
         default: placed = false;
       }
       if (!placed) {
-        Err(0, cw, "cell at " + std::to_string(col.ib) + " of " + std::to_string(col.cb) +
+        Err(here_, cw, "cell at " + std::to_string(col.ib) + " of " + std::to_string(col.cb) +
                        " bytes outside its group");
         layout_ok = false;
       }
@@ -898,12 +901,12 @@ class Checker {
       if ((rows_hnid & 0x1F) == 0) {
         auto a = Resolve(h, rows_hnid);
         if (!a) {
-          Err(0, what, "row matrix HID " + Hex(rows_hnid) + " does not resolve");
+          Err(here_, what, "row matrix HID " + Hex(rows_hnid) + " does not resolve");
           return;
         }
         matrix.assign(*a);
         if (row_size == 0 || matrix.size() % row_size != 0) {
-          Err(0, what, "row matrix of " + std::to_string(matrix.size()) + " bytes is not whole rows of " +
+          Err(here_, what, "row matrix of " + std::to_string(matrix.size()) + " bytes is not whole rows of " +
                            std::to_string(row_size));
           return;
         }
@@ -911,7 +914,7 @@ class Checker {
       } else {
         auto it = subs.find(rows_hnid);
         if (it == subs.end()) {
-          Err(0, what, "row matrix subnode " + Hex(rows_hnid) + " does not exist");
+          Err(here_, what, "row matrix subnode " + Hex(rows_hnid) + " does not exist");
           return;
         }
         std::vector<std::string> blocks;
@@ -930,7 +933,7 @@ class Checker {
     }
     if (!index) return;
     if (index->size() != rows) {
-      Err(0, what, "row index has " + std::to_string(index->size()) + " entries, the matrix " +
+      Err(here_, what, "row index has " + std::to_string(index->size()) + " entries, the matrix " +
                        std::to_string(rows) + " rows");
       return;
     }
@@ -943,12 +946,12 @@ class Checker {
       const std::uint32_t id = Get32(r.data());
       const std::uint32_t at = f_.row_index_ent == 4 ? Get32(r.data() + 4) : Get16(r.data() + 4);
       if (at >= rows || !seen_rows.insert(at).second) {
-        Err(0, what, "row index entry for row id " + Hex(id) + " points to row " + std::to_string(at));
+        Err(here_, what, "row index entry for row id " + Hex(id) + " points to row " + std::to_string(at));
         continue;
       }
       const char* row = matrix.data() + static_cast<std::size_t>(at) * row_size;
       if (row_id_col && Get32(row + row_id_col->ib) != id) {
-        Err(0, what, "row " + std::to_string(at) + " has row id " + Hex(Get32(row + row_id_col->ib)) +
+        Err(here_, what, "row " + std::to_string(at) + " has row id " + Hex(Get32(row + row_id_col->ib)) +
                          ", the index says " + Hex(id));
       }
       for (const Col& c : cs) {
@@ -958,7 +961,7 @@ class Checker {
         if (!present) continue;
         const std::uint32_t hnid = Get32(row + c.ib);
         if (!HnidOk(h, subs, hnid)) {
-          Err(0, what, "row " + std::to_string(at) + " column " + Hex(c.tag) + ": value " + Hex(hnid) +
+          Err(here_, what, "row " + std::to_string(at) + " column " + Hex(c.tag) + ": value " + Hex(hnid) +
                            " is neither an allocation nor a subnode");
         }
       }
@@ -1108,6 +1111,7 @@ class Checker {
   std::map<std::uint64_t, Block> blocks_;
   std::map<std::uint32_t, Node> nodes_;
   std::map<std::uint32_t, HeapSummary> summaries_;
+  std::uint64_t here_ = 0;  // offset named by findings inside node data
   std::set<std::uint64_t> visited_internal_;
   std::vector<std::uint8_t> used_;
 };
