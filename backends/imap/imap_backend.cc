@@ -32,7 +32,7 @@ namespace {
 
 constexpr std::size_t kBatchMessages = 64;         // messages per read-ahead FETCH
 constexpr std::uint64_t kBatchBytes = 16ull << 20;  // bytes per read-ahead FETCH
-constexpr std::size_t kAheadWindow = 128;           // keep this many following messages fetched
+constexpr std::size_t kAheadWindow = 512;           // keep this many following messages fetched
 
 std::string ToLowerAscii(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -335,10 +335,13 @@ class ImapBackend final : public Backend {
     std::unordered_map<std::uint32_t, std::size_t> index;  // uid -> position in order
     std::unordered_map<std::uint32_t, std::uint64_t> sizes;
     std::unordered_set<std::uint32_t> inflight;
+    std::unordered_set<std::uint32_t> cached;  // seen in the cache (saves a stat per look)
   };
   std::mutex state_mu_;
   std::condition_variable inflight_cv_;
   std::map<std::string, FolderState> state_;
+  // Whether |uid|'s body is in the cache (remembered once seen). state_mu_ held.
+  bool IsCached(FolderState& fs, const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid) const;
   std::uint64_t cache_bytes_ = 0;
   bool pruning_ = false;
 
@@ -701,6 +704,7 @@ std::vector<MessageInfo> ImapBackend::ListMessages(const FolderId& folder) {
     std::lock_guard<std::mutex> lock(state_mu_);
     FolderState& fs = state_[mailbox];
     fresh.inflight = std::move(fs.inflight);
+    if (fs.uidvalidity == fresh.uidvalidity) fresh.cached = std::move(fs.cached);
     fs = std::move(fresh);
   }
   return infos;
@@ -752,15 +756,21 @@ std::vector<std::uint32_t> ImapBackend::PickBatch(const std::string& mailbox, st
        ++i, ++looked) {
     std::uint32_t u = fs.order[i];
     if (fs.inflight.count(u) != 0) continue;
-    if (u != uid || !include_self) {
-      struct stat st;
-      if (::stat(BodyPath(mailbox, uidvalidity, u).c_str(), &st) == 0) continue;
-    }
+    if ((u != uid || !include_self) && IsCached(fs, mailbox, uidvalidity, u)) continue;
     batch.push_back(u);
     bytes += fs.sizes[u];
   }
   for (std::uint32_t u : batch) fs.inflight.insert(u);
   return batch;
+}
+
+bool ImapBackend::IsCached(FolderState& fs, const std::string& mailbox, std::uint32_t uidvalidity,
+                           std::uint32_t uid) const {
+  if (fs.cached.count(uid) != 0) return true;
+  struct stat st;
+  if (::stat(BodyPath(mailbox, uidvalidity, uid).c_str(), &st) != 0) return false;
+  fs.cached.insert(uid);
+  return true;
 }
 
 void ImapBackend::FinishBatch(const std::string& mailbox, const std::vector<std::uint32_t>& uids) {
@@ -882,9 +892,7 @@ void ImapBackend::ScheduleReadAhead(const std::string& mailbox, std::uint32_t ui
   std::size_t end = std::min(fs.order.size(), pos->second + 1 + kAheadWindow);
   for (std::size_t i = pos->second + 1; i < end; ++i) {
     std::uint32_t u = fs.order[i];
-    if (fs.inflight.count(u) != 0) continue;
-    struct stat st;
-    if (::stat(BodyPath(mailbox, uidvalidity, u).c_str(), &st) == 0) continue;
+    if (fs.inflight.count(u) != 0 || IsCached(fs, mailbox, uidvalidity, u)) continue;
     if (ahead_queue_.size() < ahead_threads_.size()) {
       ahead_queue_.push_back(AheadRequest{mailbox, uidvalidity, u});
       ahead_cv_.notify_one();
