@@ -19,6 +19,7 @@
 #include "backends/log.h"
 #include "backends/memory/memory_backend.h"
 #include "backends/pst/pst_backend.h"
+#include "backends/pst/rw/pst_write_backend.h"
 #include "backends/sha256.h"
 #include "fs/filesystem.h"
 #include "fs/fuse_adapter.h"
@@ -130,7 +131,13 @@ std::unique_ptr<Backend> OpenSource(const MailfsOptions& o, const std::string& c
   }
   if (EndsWithNoCase(o.source, ".pst") || EndsWithNoCase(o.source, ".ost")) {
     if (o.rw || o.create) {
-      throw Error(Errc::kReadOnly, o.source + ": writing PST files is not supported yet (mount without rw/create)");
+      if (EndsWithNoCase(o.source, ".ost")) {
+        throw Error(Errc::kReadOnly, o.source + ": offline folder files (.ost) are read-only (drop rw/create)");
+      }
+      pst::PstWriteOptions wo;
+      wo.create = o.create;
+      *writable = true;
+      return pst::OpenWritablePst(o.source, wo);
     }
     pst::PstOptions po;
     po.strict = o.strict;

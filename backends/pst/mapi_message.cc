@@ -905,7 +905,7 @@ std::optional<std::string> OriginalMime(libpff_item_t* message) {
   if (!tag) return std::nullopt;
   std::optional<std::string> bytes = GetBytes(message, 0, *tag);
   if (!bytes || bytes->empty()) return std::nullopt;
-  return bytes;
+  return UnpackOriginalMime(*bytes);
 }
 
 }  // namespace mailfs::pst

@@ -22,6 +22,10 @@ declare -A IT_LOGS=()    # mount point -> daemon log file
 MAILNAME="$MAILFS_SOURCE_DIR/tests/support/mailname.py"
 GEN_IFF="$MAILFS_SOURCE_DIR/tests/gen/gen_iff.py"
 SHARED_DIR="${MAILFS_SHARED_DIR:-$MAILFS_SOURCE_DIR/../shared}"
+# pst-extractor as .ci/install-deps.sh installs it (a judge of PST files).
+if [ -z "${MAILFS_PST_EXTRACTOR_DIR:-}" ] && [ -d /opt/mailfs-test-tools/pst-extractor/node_modules/pst-extractor ]; then
+  export MAILFS_PST_EXTRACTOR_DIR=/opt/mailfs-test-tools/pst-extractor
+fi
 
 log() { printf '%s: %s\n' "$IT_NAME" "$*"; }
 

@@ -363,34 +363,6 @@ print("verify_tree: %d messages checked, %d problems" % (checked, len(problems))
 sys.exit(1 if problems or checked == 0 else 0)
 PYEOF
 
-# Compare mtimes (whole seconds) and user.mail.flags of two trees.
-cat >"$IT_TMP/compare_meta.py" <<'PYEOF'
-import errno, os, sys
-a, b = sys.argv[1], sys.argv[2]
-bad = 0
-n = 0
-def flags(p):
-    try:
-        return os.getxattr(p, "user.mail.flags")
-    except OSError as e:
-        if e.errno == errno.ENODATA:
-            return None
-        raise
-for dirpath, dirs, files in os.walk(a):
-    for f in files:
-        pa = os.path.join(dirpath, f)
-        pb = os.path.join(b, os.path.relpath(pa, a))
-        n += 1
-        sa, sb = os.stat(pa), os.stat(pb)
-        if int(sa.st_mtime) != int(sb.st_mtime):
-            print("mtime differs: %s %d %d" % (pb, sa.st_mtime, sb.st_mtime)); bad += 1
-        fa, fb = flags(pa), flags(pb)
-        if (fa or b"") != (fb or b""):
-            print("user.mail.flags differs: %s %r %r" % (pb, fa, fb)); bad += 1
-print("compare_meta: %d files, %d differences" % (n, bad))
-sys.exit(1 if bad or n == 0 else 0)
-PYEOF
-
 # Reads the way pagers and editors do: seeks, small reads, reads past EOF.
 cat >"$IT_TMP/seek_reads.py" <<'PYEOF'
 import os, random, sys
@@ -476,13 +448,13 @@ print(len(d["messages"]) if "messages" in d else sum(len(v) for v in d["folders"
   copy="$IT_TMP/copy-$label"
   check "$label: cp -a of the mount" cp -a "$mnt" "$copy"
   check "$label: diff -r mount copy" diff -r "$mnt" "$copy"
-  check "$label: mtimes and user.mail.flags survive cp -a" python3 "$IT_TMP/compare_meta.py" "$mnt" "$copy"
+  check "$label: mtimes and user.mail.flags survive cp -a" python3 "$MAILFS_SOURCE_DIR/tests/support/compare_meta.py" "$mnt" "$copy"
   check "$label: mailname.py check on the cp -a copy" python3 "$MAILNAME" check "$copy"
   # rsync -aX out of the mount.
   rs="$IT_TMP/rsync-$label"
   check "$label: rsync -aX of the mount" rsync -aX "$mnt/" "$rs/"
   check "$label: diff -r mount rsync-copy" diff -r "$mnt" "$rs"
-  check "$label: mtimes and user.mail.flags survive rsync -aX" python3 "$IT_TMP/compare_meta.py" "$mnt" "$rs"
+  check "$label: mtimes and user.mail.flags survive rsync -aX" python3 "$MAILFS_SOURCE_DIR/tests/support/compare_meta.py" "$mnt" "$rs"
   chmod -R u+w "$copy" "$rs" 2>/dev/null
   rm -rf "$copy" "$rs"
 }

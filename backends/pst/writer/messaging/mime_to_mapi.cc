@@ -7,6 +7,7 @@
 #include "backends/error.h"
 #include "backends/mime/header_decode.h"
 #include "backends/mime/parser.h"
+#include "backends/pst/mailfs_props.h"
 #include "backends/pst/writer/ltp/heap.h"
 #include "backends/pst/writer/ltp/table.h"
 #include "backends/sha256.h"
@@ -456,7 +457,7 @@ BuiltMessage Builder::Build(const mime::Message& msg, std::string_view raw, cons
   m[prop::kMessageFlags] = Int32Value(c.attachments.empty() ? 0 : kMsgFlagHasAttach);
   ApplyFlags(m, flags, ids_);
   if (!raw.empty() && ids_.original_mime != 0) {
-    m[ids_.original_mime] = BinaryValue(raw);
+    m[ids_.original_mime] = BinaryValue(pst::PackOriginalMime(raw));
   }
 
   BuiltMessage out;

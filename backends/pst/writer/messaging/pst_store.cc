@@ -630,7 +630,9 @@ void PstStore::SetInternalDate(std::uint32_t message, std::int64_t internal_date
 
 std::optional<std::string> PstStore::OriginalMime(std::uint32_t message) const {
   CheckMessage(message);
-  return ltp::GetBinary(ReadPc(message), ids_.original_mime);
+  std::optional<std::string> stored = ltp::GetBinary(ReadPc(message), ids_.original_mime);
+  if (!stored) return std::nullopt;
+  return pst::UnpackOriginalMime(*stored);
 }
 
 }  // namespace mailfs::pst::writer
