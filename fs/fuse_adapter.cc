@@ -240,7 +240,10 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     std::lock_guard<std::mutex> lock(ctx.dirs_mu);
     fi->fh = ctx.next_dir++;
     ctx.dirs[fi->fh] = std::move(dh);
-    fi->cache_readdir = Ctx(req).fs->options().writable ? 0 : 1;
+    // The kernel may keep a folder's entries only when nothing but this
+    // mount changes the store; a folder listed again (IMAP) must be read anew.
+    const fs::Options& o = Ctx(req).fs->options();
+    fi->cache_readdir = !o.writable && o.relist_seconds == 0 ? 1 : 0;
     fi->keep_cache = fi->cache_readdir;
     fuse_reply_open(req, fi);
   });

@@ -408,6 +408,7 @@ Capabilities ImapBackend::GetCapabilities() const {
   c.can_set_internal_date = false;
   c.folders_hold_messages_at_root = false;
   c.forbidden_name_char = delimiter_ != '/' ? delimiter_ : 0;
+  c.case_insensitive_root_name = options_.inbox_name;  // INBOX in any case (design §3)
   return c;
 }
 
