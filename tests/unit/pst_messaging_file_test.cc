@@ -559,5 +559,56 @@ TEST(PstMessagingFile, AppendsToAFileOutlookWrote) {
   EXPECT_TRUE(have == want);
 }
 
+TEST(PstMessagingFile, AttachmentAboveEightMegabytesAndLongBody) {
+  // 9 MB of attachment data needs a two-level data tree (XXBLOCK) in the
+  // attachment's subnode; the .eml itself is kept the same way.
+  TempDir dir;
+  const std::string path = dir / "big.pst";
+  std::string data(9 * 1024 * 1024, '\0');
+  std::mt19937 rng(5);
+  for (auto& c : data) c = static_cast<char>(rng() & 0xFF);
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string b64;
+  for (std::size_t i = 0; i < data.size(); i += 3) {
+    std::uint32_t v = static_cast<std::uint8_t>(data[i]) << 16;
+    if (i + 1 < data.size()) v |= static_cast<std::uint8_t>(data[i + 1]) << 8;
+    if (i + 2 < data.size()) v |= static_cast<std::uint8_t>(data[i + 2]);
+    b64 += k[(v >> 18) & 63];
+    b64 += k[(v >> 12) & 63];
+    b64 += i + 1 < data.size() ? k[(v >> 6) & 63] : '=';
+    b64 += i + 2 < data.size() ? k[v & 63] : '=';
+    if (i % 57 == 54) b64 += "\r\n";
+  }
+  std::string body;
+  for (int i = 0; body.size() < 300000; ++i) body += "Zeile " + std::to_string(i) + " mit Umlauten äöü\r\n";
+  std::string eml = "From: big@example.org\r\nTo: x@example.com\r\nSubject: big\r\nMIME-Version: 1.0\r\n"
+                    "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                    "Content-Transfer-Encoding: 8bit\r\n\r\n" + body +
+                    "--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"big.bin\"\r\n"
+                    "Content-Transfer-Encoding: base64\r\n\r\n" + b64 + "\r\n--b--\r\n";
+  {
+    auto file = NdbFile::Create(path);
+    file->set_sync(false);
+    PstStore store(*file);
+    store.CreateSkeleton();
+    std::uint32_t f = store.CreateFolder(store.ipm_subtree(), "Big");
+    store.AddMessage(f, eml, {}, 1700000000);
+    store.Commit();
+  }
+  ExpectCheckClean(path);
+  RunResult exp = RunTool("pffexport -q -m items -f all -t " + dir.path() + "/export " + path, dir);
+  EXPECT_EQ(exp.rc, 0);
+  EXPECT_EQ(exp.err, "");
+  std::string exported;
+  const std::string att = dir.path() + "/export.export/Top of Outlook data file/Big/Message00001/Attachments";
+  if (fs::exists(att)) {
+    for (const auto& entry : fs::directory_iterator(att)) exported = Slurp(entry.path().string());
+  }
+  EXPECT_TRUE(exported == data) << "pffexport attachment of " << exported.size() << " bytes";
+  auto got = ReadBack(path);
+  ASSERT_EQ(got["Big"].size(), 1u);
+  EXPECT_TRUE(got["Big"][0] == eml);
+}
+
 }  // namespace
 }  // namespace mailfs::pst::writer
