@@ -448,6 +448,27 @@ TEST(PstMessagingFile, BuiltFileOpensInEveryReaderAndGivesTheMessagesBack) {
     EXPECT_EQ(count, e.emls.size()) << "readpst " << e.path;
   }
 
+  // pst-extractor (npm), when MAILFS_PST_EXTRACTOR_DIR holds
+  // node_modules/pst-extractor: messages per folder as listed.
+  if (const char* px = std::getenv("MAILFS_PST_EXTRACTOR_DIR"); px != nullptr && fs::exists(std::string(px) + "/node_modules/pst-extractor")) {
+    RunResult tree = RunTool(std::string("NODE_PATH=") + px + "/node_modules node " + MAILFS_SHARED_DIR +
+                                 "/tools/pst_tree_extractor.js " + path,
+                             dir);
+    EXPECT_EQ(tree.rc, 0) << tree.err;
+    std::map<std::string, std::size_t> listed;
+    std::string folder;
+    std::istringstream lines(tree.out);
+    for (std::string line; std::getline(lines, line);) {
+      const std::string prefix = "F (root)/Top of Outlook data file/";
+      if (line.rfind(prefix, 0) == 0) {
+        folder = line.substr(prefix.size(), line.find(" | ") - prefix.size());
+      } else if (line.rfind("  M ", 0) == 0) {
+        ++listed[folder];
+      }
+    }
+    for (const auto& e : expect) EXPECT_EQ(listed[e.path], e.emls.size()) << "pst-extractor " << e.path;
+  }
+
   // The project's reader serves the original bytes.
   auto got = ReadBack(path);
   for (const auto& e : expect) {
