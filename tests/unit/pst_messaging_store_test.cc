@@ -204,6 +204,55 @@ TEST(PstMessagingFolders, CreateRenameDelete) {
   CheckInvariants(nodes, store, kNidRootFolder);
 }
 
+TEST(PstMessagingFolders, ForeignCellsStayAndAssociatedItemsGoWithTheFolder) {
+  MemoryNodeStore nodes;
+  PstStore store(nodes);
+  store.CreateSkeleton();
+  std::uint32_t f = store.CreateFolder(store.ipm_subtree(), "Views");
+  std::uint32_t m = store.AddMessage(f, "Subject: s\r\n\r\nx\r\n", {}, 7);
+  store.Flush();
+  // Cells a PC does not hold, as Outlook's wider tables have them.
+  auto add_cell = [&](std::uint32_t tnid, std::uint32_t row_id, std::uint16_t id, ltp::PropValue v) {
+    ltp::Table t = ltp::ParseTable(nodes.ReadNode(tnid), "t");
+    t.rows[t.Find(row_id)].cells[id] = v;
+    std::uint32_t next = 0x7000;
+    nodes.PutNode(tnid, 0, ltp::BuildTable(t, [&] { return MakeNid(NidType::kLtp, ++next); }));
+  };
+  add_cell(0x802D, f, 0x6635, ltp::Int32Value(77));
+  add_cell((f & ~0x1Fu) | 0xE, m, 0x0E30, ltp::BinaryValue("repl"));
+  store.DiscardCache();
+  store.RenameFolder(f, "Views 2");
+  MessageFlags read;
+  read.read = true;
+  store.SetFlags(m, read);
+  store.Flush();
+  ltp::Table h = ltp::ParseTable(nodes.ReadNode(0x802D), "h");
+  EXPECT_EQ(ltp::GetInt32(h.rows[h.Find(f)].cells, 0x6635), 77u);
+  EXPECT_EQ(GetString(h.rows[h.Find(f)].cells, 0x3001), "Views 2");
+  ltp::Table c = ltp::ParseTable(nodes.ReadNode((f & ~0x1Fu) | 0xE), "c");
+  EXPECT_EQ(ltp::GetBinary(c.rows[0].cells, 0x0E30), "repl");
+  EXPECT_EQ(ltp::GetInt32(c.rows[0].cells, 0x0E07), 1u);
+
+  // A folder-associated item (type 8) listed in the FAI table.
+  store.DeleteMessage(m);
+  store.Flush();
+  std::uint32_t fai = MakeNid(NidType::kAssocMessage, 0x8001);
+  ltp::PropertyMap p;
+  p[0x001A] = ltp::StringValue("IPM.Microsoft.FolderDesign.NamedView");
+  nodes.PutNode(fai, f, ltp::BuildPc(p, [] { return MakeNid(NidType::kLtp, 0x9000); }));
+  ltp::Table t = ltp::ParseTable(nodes.ReadNode((f & ~0x1Fu) | 0xF), "fai");
+  ltp::TableRow row;
+  row.row_id = fai;
+  row.cells[0x001A] = p[0x001A];
+  t.rows.push_back(row);
+  nodes.PutNode((f & ~0x1Fu) | 0xF, 0, ltp::BuildTable(t, [] { return MakeNid(NidType::kLtp, 0x9001); }));
+  store.DiscardCache();
+  store.DeleteFolder(f);
+  EXPECT_FALSE(nodes.HasNode(fai));
+  EXPECT_FALSE(nodes.HasNode(f));
+  CheckInvariants(nodes, store, kNidRootFolder);
+}
+
 const char kSimple[] =
     "Received: from mx.example.org by mail.example.com; Tue, 2 Jan 2024 10:00:05 +0000\r\n"
     "From: =?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <juergen@example.org>\r\n"

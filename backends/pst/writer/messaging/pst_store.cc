@@ -408,7 +408,8 @@ void PstStore::SyncHierarchyRow(std::uint32_t folder, const PropertyMap& pc) {
     row.cells = std::move(cells);
     table.rows.push_back(std::move(row));
   } else {
-    table.rows[at].cells = std::move(cells);
+    // Cells the PC does not hold (Outlook's wider tables) are kept.
+    for (auto& [id, v] : cells) table.rows[at].cells[id] = std::move(v);
     table.rows[at].row_ver = NextRowVersion();
   }
 }
@@ -478,9 +479,13 @@ void PstStore::DeleteFolder(std::uint32_t folder) {
     throw Error(Errc::kPermission, "folder " + Hex(folder) + " cannot be deleted");
   }
   if (!ReadTable(TableNid(folder, NidType::kHierarchyTable)).rows.empty() ||
-      !ReadTable(TableNid(folder, NidType::kContentsTable)).rows.empty() ||
-      !ReadTable(TableNid(folder, NidType::kAssocContentsTable)).rows.empty()) {
+      !ReadTable(TableNid(folder, NidType::kContentsTable)).rows.empty()) {
     throw Error(Errc::kNotEmpty, "folder " + Hex(folder) + " is not empty");
+  }
+  // Folder-associated items (views, rules Outlook keeps per folder) are not
+  // contents: they go with the folder.
+  for (const auto& row : ReadTable(TableNid(folder, NidType::kAssocContentsTable)).rows) {
+    if (nodes_.HasNode(row.row_id) && nodes_.ParentOf(row.row_id) == folder) nodes_.DeleteNode(row.row_id);
   }
   std::uint32_t tnid = TableNid(parent, NidType::kHierarchyTable);
   Table& siblings = MutableTable(tnid);
@@ -529,16 +534,24 @@ void PstStore::UpdateFolderCounts(std::uint32_t folder, int delta_count, int del
 void PstStore::AddContentsRow(std::uint32_t folder, std::uint32_t message, const PropertyMap& props) {
   std::uint32_t tnid = TableNid(folder, NidType::kContentsTable);
   Table& table = MutableTable(tnid);
-  ltp::TableRow row;
-  row.row_id = message;
-  row.row_ver = NextRowVersion();
-  row.cells = CellsFor(table.columns, props);
   long at = table.Find(message);
-  if (at >= 0) {
-    table.rows[at] = std::move(row);
-  } else {
+  if (at < 0) {
+    ltp::TableRow row;
+    row.row_id = message;
+    row.row_ver = NextRowVersion();
+    row.cells = CellsFor(table.columns, props);
     table.rows.push_back(std::move(row));
+    return;
   }
+  // An existing row: cells from the PC replace the old ones; cells of
+  // properties this layer removes (flags) go; other cells (Outlook's
+  // computed columns) stay.
+  ltp::TableRow& row = table.rows[at];
+  row.row_ver = NextRowVersion();
+  for (std::uint16_t id : {prop::kFlagStatus, prop::kLastVerbExecuted, prop::kIconIndex, ids_.keywords}) {
+    if (!props.count(id)) row.cells.erase(id);
+  }
+  for (auto& [id, v] : CellsFor(table.columns, props)) row.cells[id] = std::move(v);
 }
 
 void PstStore::RemoveContentsRow(std::uint32_t folder, std::uint32_t message) {

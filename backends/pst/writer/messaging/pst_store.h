@@ -66,7 +66,8 @@ class PstStore {
   std::vector<PstFolder> ListFolders(std::uint32_t parent) const;
   std::uint32_t CreateFolder(std::uint32_t parent, std::string_view name);
   void RenameFolder(std::uint32_t folder, std::string_view name);
-  // Deletes an empty folder (no messages, no subfolders): kNotEmpty otherwise.
+  // Deletes a folder without messages or subfolders (its folder-associated
+  // items go with it): kNotEmpty otherwise.
   void DeleteFolder(std::uint32_t folder);
 
   std::vector<PstMessage> ListMessages(std::uint32_t folder) const;
