@@ -37,7 +37,9 @@ judge() {
   check "$label: pffinfo without stderr" test $? -eq 0 -a ! -s "$out/info.err"
   pffexport -q -t "$out/x" "$pst" >"$out/export" 2>"$out/export.err"
   check "$label: pffexport without stderr" test $? -eq 0 -a ! -s "$out/export.err"
-  expect_eq "$label: messages pffexport finds" "$(find "$out/x.export" -type d -name 'Message[0-9]*' | wc -l)" "$total"
+  # (attached messages are exported as messages inside their Attachments folder)
+  expect_eq "$label: messages pffexport finds" \
+    "$(find "$out/x.export" -type d -name 'Message[0-9]*' ! -path '*/Attachments/*' | wc -l)" "$total"
   expect_eq "$label: messages lspst lists" "$(lspst "$pst" 2>/dev/null | grep -c '^Email')" "$total"
   if [ -n "${MAILFS_PST_EXTRACTOR_DIR:-}" ] && [ -f "$SHARED_DIR/tools/pst_tree_extractor.js" ]; then
     NODE_PATH="$MAILFS_PST_EXTRACTOR_DIR/node_modules" node "$SHARED_DIR/tools/pst_tree_extractor.js" "$pst" >"$out/ext" 2>&1
@@ -86,15 +88,21 @@ check "IMAP -> PST -> IMAP: every folder holds the same bytes, flags and interna
   python3 - "$IT_TMP/alice.json" "$IT_TMP/carol.json" <<'PYEOF'
 import json, sys
 def load(p):
-    out = {}
+    out, every = {}, set()
     for f in json.load(open(p)):
+        name = "INBOX" if f["name"].upper() == "INBOX" else f["name"].replace(f["delim"] or "/", "/")
+        every.add(name)
         if f["messages"] is None:
             continue
-        name = "INBOX" if f["name"].upper() == "INBOX" else f["name"].replace(f["delim"] or "/", "/")
         out[name] = sorted((m["sha"], " ".join(sorted(x for x in m["flags"] if x != "\\Recent")), m["date"])
                            for m in f["messages"])
-    return out
-a, c = load(sys.argv[1]), load(sys.argv[2])
+    return out, every
+(a, a_all), (c, _) = load(sys.argv[1]), load(sys.argv[2])
+# A folder that holds no messages on alice (\Noselect there) comes back as an
+# empty mailbox: mkdir through a mount can only create mailboxes.
+for name in a_all - set(a):
+    if not c.get(name):
+        c.pop(name, None)
 bad = 0
 for name, msgs in a.items():
     if c.get(name) != msgs:
@@ -114,4 +122,5 @@ n = sum(len(v) for v in a.values())
 print("compared %d folders, %d messages: %d problems" % (len(a), n, bad))
 sys.exit(1 if bad or n == 0 else 0)
 PYEOF
+stop_mount "$A"
 it_finish
