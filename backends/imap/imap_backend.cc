@@ -281,6 +281,15 @@ class ImapBackend final : public Backend {
   std::vector<FolderInfo> ListFolders(const FolderId& folder) override;
   std::vector<MessageInfo> ListMessages(const FolderId& folder) override;
   BlobPtr Fetch(const FolderId& folder, const MessageKey& key) override;
+  std::optional<MessageKey> Append(const FolderId& folder, const Blob& content, const Flags& flags,
+                                   std::int64_t internal_date) override;
+  void Delete(const FolderId& folder, const MessageKey& key) override;
+  std::optional<MessageKey> Move(const FolderId& from, const MessageKey& key, const FolderId& to) override;
+  void SetFlags(const FolderId& folder, const MessageKey& key, const Flags& flags) override;
+  MessageKey SetInternalDate(const FolderId& folder, const MessageKey& key, std::int64_t internal_date) override;
+  FolderId CreateFolder(const FolderId& parent, const std::string& name) override;
+  FolderId RenameFolder(const FolderId& folder, const FolderId& new_parent, const std::string& new_name) override;
+  void DeleteFolder(const FolderId& folder) override;
 
   // Opens the first session now, so that a bad login fails the mount.
   void Start();
@@ -319,6 +328,21 @@ class ImapBackend final : public Backend {
   void AccountCache(std::uint64_t bytes);
   void PruneCache();
 
+  // Writing.
+  void RequireWritable() const;
+  // Selects |mailbox| and checks that |uidvalidity| is still current.
+  void SelectSame(Session& s, const std::string& mailbox, std::uint32_t uidvalidity);
+  // APPEND with the §7 outcome check; returns the new UID (0 if unknown).
+  std::uint32_t AppendChecked(const std::string& mailbox, const std::string& content, const Flags& flags,
+                              std::int64_t internal_date, std::uint32_t* uidvalidity);
+  // Looks for a message APPENDed before a connection was lost.
+  std::uint32_t FindAppended(Session& s, const std::string& mailbox, std::uint32_t from_uid,
+                             const std::string& message_id, std::uint64_t size, std::int64_t internal_date);
+  // UID STORE +FLAGS.SILENT (\Deleted) and UID EXPUNGE of one message.
+  void ExpungeUid(Session& s, std::uint32_t uid);
+  std::string JoinName(const std::string& parent, const std::string& name);
+  void ForgetSelections();
+  void CacheBody(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid, const std::string& bytes);
 
   ImapOptions options_;
   std::string listing_dir_, body_root_, tmp_dir_;
@@ -355,7 +379,22 @@ class ImapBackend final : public Backend {
   bool stopping_ = false;
   std::vector<std::thread> ahead_threads_;
 
+  bool uidplus_ = false;
+  bool move_ = false;
 
+  // APPENDs whose outcome could not be checked (the server was unreachable
+  // after the connection broke): a later APPEND of the same message to the
+  // same mailbox first looks for it, so that a re-run (rsync) never stores
+  // it twice. Guarded by unknown_mu_ (a leaf lock).
+  struct UnknownAppend {
+    std::string mailbox;
+    std::string message_id;
+    std::uint64_t size = 0;
+    std::int64_t internal_date = 0;
+    std::uint32_t from_uid = 0;
+  };
+  std::mutex unknown_mu_;
+  std::vector<UnknownAppend> unknown_;
 
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
@@ -397,15 +436,21 @@ ImapBackend::~ImapBackend() {
 
 void ImapBackend::Start() {
   SessionPtr s = Acquire("");
+  uidplus_ = s->Has("UIDPLUS");
+  move_ = s->Has("MOVE");
   Release(std::move(s));
   RefreshMailboxes(true);
+  if (options_.writable && !uidplus_) {
+    LOG(kWarning) << options_.description << ": the server lacks UIDPLUS: deleting, moving and changing the "
+                  << "date of messages are refused";
+  }
 }
 
 Capabilities ImapBackend::GetCapabilities() const {
   Capabilities c;
-  c.writable = false;  // writing is not in this version
-  c.folders_writable = false;
-  c.can_set_internal_date = false;
+  c.writable = options_.writable;
+  c.folders_writable = options_.writable;
+  c.can_set_internal_date = options_.writable && uidplus_;
   c.folders_hold_messages_at_root = false;
   c.forbidden_name_char = delimiter_ != '/' ? delimiter_ : 0;
   c.case_insensitive_root_name = options_.inbox_name;  // INBOX in any case (design §3)
@@ -962,6 +1007,490 @@ BlobPtr ImapBackend::Fetch(const FolderId& folder, const MessageKey& key) {
     }
     throw Error(Errc::kNotFound, "message " + key.value + " of " + Redacted(mailbox) + " is no longer on the server");
   }
+}
+
+// ---- Writing ----------------------------------------------------------------
+
+struct FlagListDeleter {
+  void operator()(mailimap_flag_list* l) const { mailimap_flag_list_free(l); }
+};
+using FlagListPtr = std::unique_ptr<mailimap_flag_list, FlagListDeleter>;
+
+FlagListPtr MakeFlagList(const Flags& flags) {
+  FlagListPtr list(mailimap_flag_list_new_empty());
+  for (const std::string& f : flags) {
+    std::string lower = ToLowerAscii(f);
+    mailimap_flag* flag = nullptr;
+    if (lower == "\\answered") {
+      flag = mailimap_flag_new_answered();
+    } else if (lower == "\\flagged") {
+      flag = mailimap_flag_new_flagged();
+    } else if (lower == "\\deleted") {
+      flag = mailimap_flag_new_deleted();
+    } else if (lower == "\\seen") {
+      flag = mailimap_flag_new_seen();
+    } else if (lower == "\\draft") {
+      flag = mailimap_flag_new_draft();
+    } else if (lower == "\\recent" || f.empty()) {
+      continue;  // set by the server only
+    } else if (f[0] == '\\') {
+      flag = mailimap_flag_new_flag_extension(strdup(f.c_str() + 1));
+    } else {
+      flag = mailimap_flag_new_flag_keyword(strdup(f.c_str()));
+    }
+    mailimap_flag_list_add(list.get(), flag);
+  }
+  return list;
+}
+
+mailimap_date_time* MakeDateTime(std::int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  ::gmtime_r(&tt, &tm);
+  return mailimap_date_time_new(tm.tm_mday, tm.tm_mon + 1, tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, 0);
+}
+
+// The Message-ID of |content| (its first <...> token, else its first word);
+// empty if none. Only the header block is looked at.
+std::string MessageIdOf(const std::string& content) {
+  std::size_t end = content.find("\r\n\r\n");
+  std::string_view head(content.data(), end == std::string::npos ? content.size() : end + 2);
+  std::size_t pos = 0;
+  while (pos < head.size()) {
+    std::size_t eol = head.find('\n', pos);
+    if (eol == std::string_view::npos) eol = head.size();
+    std::string_view line = head.substr(pos, eol - pos);
+    if (line.size() > 11 && ToLowerAscii(std::string(line.substr(0, 11))) == "message-id:") {
+      std::string value(line.substr(11));
+      // Unfold continuation lines.
+      for (std::size_t next = eol + 1; next < head.size() && (head[next] == ' ' || head[next] == '\t');) {
+        std::size_t e = head.find('\n', next);
+        if (e == std::string_view::npos) e = head.size();
+        value += " " + std::string(head.substr(next, e - next));
+        next = e + 1;
+      }
+      std::size_t lt = value.find('<');
+      std::size_t gt = lt == std::string::npos ? std::string::npos : value.find('>', lt);
+      if (gt != std::string::npos) return value.substr(lt, gt - lt + 1);
+      std::size_t b = value.find_first_not_of(" \t\r");
+      if (b == std::string::npos) return "";
+      std::size_t e = value.find_first_of(" \t\r", b);
+      return value.substr(b, e == std::string::npos ? std::string::npos : e - b);
+    }
+    pos = eol + 1;
+  }
+  return "";
+}
+
+std::uint32_t LastOfSet(const mailimap_set* set) {
+  std::uint32_t out = 0;
+  if (set == nullptr || set->set_list == nullptr) return 0;
+  for (clistiter* it = clist_begin(set->set_list); it != nullptr; it = clist_next(it)) {
+    auto* item = static_cast<mailimap_set_item*>(clist_content(it));
+    out = std::max(out, item->set_last);
+  }
+  return out;
+}
+
+void ImapBackend::RequireWritable() const {
+  if (!options_.writable) throw Error(Errc::kReadOnly, options_.description + " is mounted read-only (use -o rw)");
+}
+
+void ImapBackend::SelectSame(Session& s, const std::string& mailbox, std::uint32_t uidvalidity) {
+  const MailboxStatus& st = s.Select(mailbox, false);
+  if (st.uidvalidity != uidvalidity) {
+    throw Error(Errc::kNotFound, "mailbox " + Redacted(mailbox) + " was replaced on the server");
+  }
+}
+
+void ImapBackend::ExpungeUid(Session& s, std::uint32_t uid) {
+  if (!uidplus_) throw Error(Errc::kUnsupported, options_.description + ": the server lacks UIDPLUS (UID EXPUNGE)");
+  SetPtr set(mailimap_set_new_single(uid));
+  FlagListPtr deleted = MakeFlagList({"\\Deleted"});
+  mailimap_store_att_flags* att = mailimap_store_att_flags_new_add_flags_silent(deleted.release());
+  int rc = mailimap_uid_store(s.raw(), set.get(), att);
+  mailimap_store_att_flags_free(att);
+  s.Check(rc, "STORE \\Deleted");
+  s.Check(mailimap_uid_expunge(s.raw(), set.get()), "UID EXPUNGE");
+}
+
+void ImapBackend::CacheBody(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid,
+                            const std::string& bytes) {
+  std::string dir = BodyDir(mailbox, uidvalidity);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::string tmp = tmp_dir_ + "/append." + std::to_string(uid) + "." + std::to_string(::gettid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;  // only a cache
+  bool ok = true;
+  for (std::size_t done = 0; done < bytes.size();) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ok = false;
+      break;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), BodyPath(mailbox, uidvalidity, uid).c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return;
+  }
+  AccountCache(bytes.size());
+}
+
+std::uint32_t ImapBackend::FindAppended(Session& s, const std::string& mailbox, std::uint32_t from_uid,
+                                        const std::string& message_id, std::uint64_t size,
+                                        std::int64_t internal_date) {
+  s.Select(mailbox, true);
+  mailimap_search_key* key = mailimap_search_key_new_multiple_empty();
+  mailimap_search_key_multiple_add(key, mailimap_search_key_new_uid(mailimap_set_new_interval(from_uid, 0)));
+  if (!message_id.empty()) {
+    mailimap_search_key_multiple_add(key,
+                                     mailimap_search_key_new_header(strdup("Message-ID"), strdup(message_id.c_str())));
+  }
+  clist* found = nullptr;
+  int rc = mailimap_uid_search(s.raw(), nullptr, key, &found);
+  mailimap_search_key_free(key);
+  s.Check(rc, "UID SEARCH");
+  std::vector<std::uint32_t> uids;
+  for (clistiter* it = found != nullptr ? clist_begin(found) : nullptr; it != nullptr; it = clist_next(it)) {
+    std::uint32_t u = *static_cast<std::uint32_t*>(clist_content(it));
+    if (u >= from_uid) uids.push_back(u);
+  }
+  if (found != nullptr) mailimap_search_result_free(found);
+  if (uids.empty()) return 0;
+  FetchTypePtr type(mailimap_fetch_type_new_fetch_att_list_empty());
+  mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_uid());
+  mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_internaldate());
+  mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_rfc822_size());
+  SetPtr set = UidSet(uids);
+  std::uint32_t match = 0;
+  FetchRun run;
+  run.on_item = [&](const mailimap_msg_att* att) {
+    FetchedItem item = ReadMsgAtt(att);
+    if (item.uid >= from_uid && item.size == size && item.internal_date == internal_date) match = item.uid;
+  };
+  RunUidFetch(s, set.get(), type.get(), run, "FETCH (append check)");
+  return match;
+}
+
+std::uint32_t ImapBackend::AppendChecked(const std::string& mailbox, const std::string& content, const Flags& flags,
+                                         std::int64_t internal_date, std::uint32_t* uidvalidity) {
+  std::string message_id = MessageIdOf(content);
+  std::optional<UnknownAppend> earlier;
+  {
+    std::lock_guard<std::mutex> lock(unknown_mu_);
+    for (auto it = unknown_.begin(); it != unknown_.end(); ++it) {
+      if (it->mailbox == mailbox && it->message_id == message_id && it->size == content.size() &&
+          it->internal_date == internal_date) {
+        earlier = *it;
+        unknown_.erase(it);
+        break;
+      }
+    }
+  }
+  if (earlier) {
+    // The same message was APPENDed before with an unknown outcome.
+    std::uint32_t found = 0;
+    std::uint32_t validity = 0;
+    try {
+      std::tie(found, validity) = WithSession(mailbox, true, "APPEND check", [&](Session& s2) {
+        std::uint32_t u = FindAppended(s2, mailbox, std::max<std::uint32_t>(earlier->from_uid, 1), message_id,
+                                       content.size(), internal_date);
+        return std::make_pair(u, s2.Select(mailbox, false).uidvalidity);
+      });
+    } catch (const Error&) {
+      std::lock_guard<std::mutex> lock(unknown_mu_);
+      unknown_.push_back(*earlier);
+      throw;
+    }
+    if (found != 0) {
+      LOG(kInfo) << options_.description << ": an earlier APPEND to " << Redacted(mailbox)
+                 << " with an unknown outcome had been stored (UID " << found << "); not storing it again";
+      *uidvalidity = validity;
+      return found;
+    }
+  }
+  SessionPtr s = Acquire(mailbox);
+  std::uint32_t uidnext_before = 0;
+  std::uint32_t uid = 0;
+  *uidvalidity = 0;
+  try {
+    // A UIDNEXT seen before the APPEND bounds the search after a lost
+    // connection; an older one only widens it, so the session's selection
+    // serves once the mailbox has been selected.
+    uidnext_before = s->Select(mailbox, false).uidnext;
+  } catch (const Error&) {
+    Release(std::move(s));
+    throw;  // nothing was sent: the caller may simply see the error
+  }
+  FlagListPtr flag_list = MakeFlagList(flags);
+  mailimap_date_time* date = MakeDateTime(internal_date);
+  int rc = mailimap_uidplus_append(s->raw(), mailbox.c_str(), flag_list.get(), date, content.data(), content.size(),
+                                   uidvalidity, &uid);
+  mailimap_date_time_free(date);
+  try {
+    s->Check(rc, "APPEND");
+    Release(std::move(s));
+    return uid;
+  } catch (const Error& e) {
+    bool lost = s->broken();
+    Release(std::move(s));
+    if (!lost) throw;
+    // The APPEND may or may not have been stored (design.md §7): look
+    // before anyone retries, so that a retry never makes a duplicate.
+    LOG(kWarning) << options_.description << ": connection lost during APPEND to " << Redacted(mailbox)
+                  << "; checking whether the message was stored";
+    std::uint32_t found = 0;
+    // A restarting server gets until the deadline to answer again.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.server.timeout_sec);
+    for (;;) {
+      try {
+        found = WithSession(mailbox, true, "APPEND check", [&](Session& s2) {
+          return FindAppended(s2, mailbox, std::max<std::uint32_t>(uidnext_before, 1), message_id, content.size(),
+                              internal_date);
+        });
+        break;
+      } catch (const Error& e2) {
+        bool retry = (e2.code() == Errc::kIo || e2.code() == Errc::kTimeout) &&
+                     std::chrono::steady_clock::now() + std::chrono::milliseconds(500) < deadline;
+        if (retry) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(500));
+          continue;
+        }
+        LOG(kError) << options_.description << ": APPEND to " << Redacted(mailbox) << ": outcome unknown ("
+                    << e2.what() << ")";
+        {
+          std::lock_guard<std::mutex> lock(unknown_mu_);
+          unknown_.push_back(UnknownAppend{mailbox, message_id, content.size(), internal_date,
+                                           std::max<std::uint32_t>(uidnext_before, 1)});
+        }
+        throw Error(Errc::kIo, "APPEND to " + Redacted(mailbox) + ": connection lost, outcome unknown");
+      }
+    }
+    if (found == 0) {
+      LOG(kWarning) << options_.description << ": the interrupted APPEND to " << Redacted(mailbox)
+                    << " was not stored";
+      throw;
+    }
+    LOG(kInfo) << options_.description << ": the interrupted APPEND to " << Redacted(mailbox)
+               << " was stored as UID " << found;
+    *uidvalidity = WithSession(mailbox, true, "SELECT", [&](Session& s3) { return s3.Select(mailbox, false).uidvalidity; });
+    return found;
+  }
+}
+
+std::optional<MessageKey> ImapBackend::Append(const FolderId& folder, const Blob& content, const Flags& flags,
+                                              std::int64_t internal_date) {
+  RequireWritable();
+  if (folder.value.empty()) throw Error(Errc::kInvalid, "messages cannot be stored at the root of an IMAP account");
+  // libetpan sends a literal from memory: the message is held once, here.
+  std::string bytes = ReadAll(content);
+  std::uint32_t uidvalidity = 0;
+  std::uint32_t uid = AppendChecked(folder.value, bytes, flags, internal_date, &uidvalidity);
+  if (uid == 0 || uidvalidity == 0) return std::nullopt;  // no APPENDUID: fs/ lists the folder again
+  CacheBody(folder.value, uidvalidity, uid, bytes);
+  return MessageKey{MessageKeyOf(uidvalidity, uid)};
+}
+
+void ImapBackend::Delete(const FolderId& folder, const MessageKey& key) {
+  RequireWritable();
+  auto [uidvalidity, uid] = ParseKey(key);
+  WithSession(folder.value, true, "delete", [&](Session& s) {
+    SelectSame(s, folder.value, uidvalidity);
+    ExpungeUid(s, uid);
+  });
+  ::unlink(BodyPath(folder.value, uidvalidity, uid).c_str());
+}
+
+std::optional<MessageKey> ImapBackend::Move(const FolderId& from, const MessageKey& key, const FolderId& to) {
+  RequireWritable();
+  if (to.value.empty()) throw Error(Errc::kInvalid, "messages cannot be stored at the root of an IMAP account");
+  auto [uidvalidity, uid] = ParseKey(key);
+  // MOVE is atomic on the server; COPY + EXPUNGE repeated after a lost
+  // connection could copy twice, so neither is retried blindly.
+  auto [new_validity, new_uid] = WithSession(from.value, false, "move", [&](Session& s) {
+    SelectSame(s, from.value, uidvalidity);
+    SetPtr set(mailimap_set_new_single(uid));
+    std::uint32_t dest_validity = 0;
+    mailimap_set* src = nullptr;
+    mailimap_set* dst = nullptr;
+    if (move_) {
+      int rc = mailimap_uidplus_uid_move(s.raw(), set.get(), to.value.c_str(), &dest_validity, &src, &dst);
+      SetPtr src_owner(src), dst_owner(dst);
+      s.Check(rc, "MOVE");
+      return std::pair<std::uint32_t, std::uint32_t>(dest_validity, LastOfSet(dst));
+    }
+    if (!uidplus_) throw Error(Errc::kUnsupported, options_.description + ": the server has neither MOVE nor UIDPLUS");
+    int rc = mailimap_uidplus_uid_copy(s.raw(), set.get(), to.value.c_str(), &dest_validity, &src, &dst);
+    SetPtr src_owner(src), dst_owner(dst);
+    s.Check(rc, "COPY");
+    ExpungeUid(s, uid);
+    return std::pair<std::uint32_t, std::uint32_t>(dest_validity, LastOfSet(dst));
+  });
+  std::string old_path = BodyPath(from.value, uidvalidity, uid);
+  if (new_validity == 0 || new_uid == 0) {
+    ::unlink(old_path.c_str());
+    return std::nullopt;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(BodyDir(to.value, new_validity), ec);
+  if (::rename(old_path.c_str(), BodyPath(to.value, new_validity, new_uid).c_str()) != 0) ::unlink(old_path.c_str());
+  return MessageKey{MessageKeyOf(new_validity, new_uid)};
+}
+
+void ImapBackend::SetFlags(const FolderId& folder, const MessageKey& key, const Flags& flags) {
+  RequireWritable();
+  auto [uidvalidity, uid] = ParseKey(key);
+  WithSession(folder.value, true, "STORE", [&](Session& s) {
+    SelectSame(s, folder.value, uidvalidity);
+    SetPtr set(mailimap_set_new_single(uid));
+    mailimap_store_att_flags* att = mailimap_store_att_flags_new_set_flags_silent(MakeFlagList(flags).release());
+    int rc = mailimap_uid_store(s.raw(), set.get(), att);
+    mailimap_store_att_flags_free(att);
+    s.Check(rc, "STORE");
+  });
+}
+
+MessageKey ImapBackend::SetInternalDate(const FolderId& folder, const MessageKey& key, std::int64_t internal_date) {
+  RequireWritable();
+  if (!uidplus_) {
+    throw Error(Errc::kReadOnly, options_.description + ": changing a date needs UIDPLUS, which the server lacks");
+  }
+  auto [uidvalidity, uid] = ParseKey(key);
+  // Current flags and bytes, then APPEND with the new date, then remove the
+  // old copy (design.md §6): a failure at any step leaves the message stored.
+  Flags flags = WithSession(folder.value, true, "FETCH (flags)", [&](Session& s) {
+    SelectSame(s, folder.value, uidvalidity);
+    FetchTypePtr type(mailimap_fetch_type_new_fetch_att_list_empty());
+    mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_uid());
+    mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_flags());
+    SetPtr set(mailimap_set_new_single(uid));
+    std::optional<Flags> out;
+    FetchRun run;
+    run.on_item = [&](const mailimap_msg_att* att) {
+      FetchedItem item = ReadMsgAtt(att);
+      if (item.uid == uid) out = item.flags;
+    };
+    RunUidFetch(s, set.get(), type.get(), run, "FETCH (flags)");
+    if (!out) throw Error(Errc::kNotFound, "message " + key.value + " is no longer on the server");
+    return *out;
+  });
+  BlobPtr blob = Fetch(folder, key);
+  std::string bytes = ReadAll(*blob);
+  std::uint32_t new_validity = 0;
+  std::uint32_t new_uid = AppendChecked(folder.value, bytes, flags, internal_date, &new_validity);
+  if (new_uid == 0 || new_validity != uidvalidity) {
+    throw Error(Errc::kIo, "stored the message again but the server gave no APPENDUID: the old copy is kept");
+  }
+  CacheBody(folder.value, new_validity, new_uid, bytes);
+  WithSession(folder.value, true, "delete", [&](Session& s) {
+    SelectSame(s, folder.value, uidvalidity);
+    ExpungeUid(s, uid);
+  });
+  ::unlink(BodyPath(folder.value, uidvalidity, uid).c_str());
+  return MessageKey{MessageKeyOf(new_validity, new_uid)};
+}
+
+std::string ImapBackend::JoinName(const std::string& parent, const std::string& name) {
+  if (name.empty() || name == "." || name == "..") throw Error(Errc::kInvalid, "invalid folder name");
+  std::string enc = EncodeMailboxName(name);
+  char delim;
+  {
+    std::lock_guard<std::mutex> lock(folders_mu_);
+    delim = delimiter_;
+  }
+  if (delim != 0 && enc.find(delim) != std::string::npos) {
+    throw Error(Errc::kInvalid, std::string("the server's hierarchy delimiter '") + delim +
+                                    "' cannot be part of a folder name");
+  }
+  if (parent.empty()) {
+    if (ToLowerAscii(name) == "inbox" || name == options_.inbox_name) return "INBOX";
+    return enc;
+  }
+  if (delim == 0) throw Error(Errc::kInvalid, "the server has no folder hierarchy");
+  return parent + delim + enc;
+}
+
+void ImapBackend::ForgetSelections() {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  for (auto& s : idle_) s->ForgetSelection();
+}
+
+FolderId ImapBackend::CreateFolder(const FolderId& parent, const std::string& name) {
+  RequireWritable();
+  std::string full = JoinName(parent.value, name);
+  RefreshMailboxes(true);
+  {
+    std::lock_guard<std::mutex> lock(folders_mu_);
+    for (const MailboxEntry& e : mailboxes_) {
+      if (e.raw == full) throw Error(Errc::kExists, "folder exists");
+    }
+  }
+  WithSession("", false, "CREATE", [&](Session& s) { s.Check(mailimap_create(s.raw(), full.c_str()), "CREATE"); });
+  RefreshMailboxes(true);
+  return FolderId{full};
+}
+
+FolderId ImapBackend::RenameFolder(const FolderId& folder, const FolderId& new_parent, const std::string& new_name) {
+  RequireWritable();
+  if (folder.value.empty() || folder.value == "INBOX") {
+    throw Error(Errc::kInvalid, "INBOX cannot be renamed (its messages would move instead)");
+  }
+  std::string full = JoinName(new_parent.value, new_name);
+  if (full == "INBOX") throw Error(Errc::kExists, "INBOX exists");
+  if (full == folder.value) return folder;
+  if (full.rfind(folder.value, 0) == 0 && delimiter_ != 0 && full.size() > folder.value.size() &&
+      full[folder.value.size()] == delimiter_) {
+    throw Error(Errc::kInvalid, "a folder cannot be moved into itself");
+  }
+  RefreshMailboxes(true);
+  {
+    std::lock_guard<std::mutex> lock(folders_mu_);
+    for (const MailboxEntry& e : mailboxes_) {
+      if (e.raw == full) throw Error(Errc::kExists, "folder exists");
+    }
+  }
+  ForgetSelections();
+  WithSession("", false, "RENAME", [&](Session& s) {
+    s.ForgetSelection();
+    s.Check(mailimap_rename(s.raw(), folder.value.c_str(), full.c_str()), "RENAME");
+  });
+  RefreshMailboxes(true);
+  return FolderId{full};
+}
+
+void ImapBackend::DeleteFolder(const FolderId& folder) {
+  RequireWritable();
+  if (folder.value.empty() || folder.value == "INBOX") throw Error(Errc::kInvalid, "INBOX cannot be removed");
+  RefreshMailboxes(true);
+  bool selectable = true;
+  {
+    std::lock_guard<std::mutex> lock(folders_mu_);
+    bool found = false;
+    for (const MailboxEntry& e : mailboxes_) {
+      if (e.raw == folder.value) {
+        found = true;
+        selectable = e.selectable;
+      }
+      if (ParentOf(e.raw) == folder.value) throw Error(Errc::kNotEmpty, "folder has sub-folders");
+    }
+    if (!found) throw Error(Errc::kNotFound, "no such folder");
+  }
+  ForgetSelections();
+  WithSession("", false, "DELETE", [&](Session& s) {
+    if (selectable) {
+      if (s.Select(folder.value, true).exists > 0) throw Error(Errc::kNotEmpty, "folder holds messages");
+    }
+    // Leave the mailbox first: some servers refuse to delete the selected one.
+    if (selectable && !s.Custom("UNSELECT")) s.Select("INBOX", true);
+    s.ForgetSelection();
+    s.Check(mailimap_delete(s.raw(), folder.value.c_str()), "DELETE");
+  });
+  ::unlink((listing_dir_ + "/" + Sha256Hex(folder.value).substr(0, 24)).c_str());
+  RefreshMailboxes(true);
 }
 
 }  // namespace

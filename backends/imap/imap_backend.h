@@ -19,6 +19,7 @@
 //  * folders_mu_: the mailbox list (LIST result) and its age.
 //  * state_mu_: per-mailbox listing order, in-flight fetches, the cache size.
 //  * pool_mu_: idle sessions and the count of open ones.
+//  * unknown_mu_ (leaf): APPENDs whose outcome could not be checked.
 // Read-ahead: up to three worker threads fetch the messages that follow the
 // one just read, in the order of their Date headers (the order their names
 // sort in), one pipelined UID FETCH per batch.

@@ -1,6 +1,7 @@
 // The IMAP backend against a scripted server on loopback (tls=none): what it
 // sends, how it reads the answers (FETCH items in any order, literals,
-// tagged NO), the listing cache, deadlines and dropped connections. The real
+// tagged NO), the listing cache, deadlines, dropped connections, and the
+// check after a connection lost during APPEND (design.md §7). The real
 // server (Dovecot) is exercised by tests/integration/test_imap_*.sh.
 
 #include <arpa/inet.h>
@@ -430,12 +431,82 @@ TEST_F(ImapBackendTest, DroppedConnectionIsReopenedForReads) {
   }
 }
 
-TEST_F(ImapBackendTest, WritesAreRefused) {
+TEST_F(ImapBackendTest, AppendReturnsTheNewKeyAndKeepsFlagsAndDate) {
   auto b = OpenImapAccount(Options());
+  std::string msg = "Subject: new\r\nMessage-ID: <new@example.com>\r\n\r\nhello\r\n";
+  auto key = b->Append(FolderId{"INBOX"}, StringBlob(msg), {"\\Seen", "$Label"}, 1044068706);
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(key->value, "imap:77/3");
+  std::lock_guard<std::mutex> lock(server_.mu_);
+  EXPECT_EQ(server_.inbox_.back().bytes, msg);
+  EXPECT_EQ(server_.inbox_.back().flags, "\\Seen $Label");
+  EXPECT_EQ(server_.inbox_.back().date, " 1-Feb-2003 03:05:06 +0000");  // date-day-fixed
+}
+
+TEST_F(ImapBackendTest, AppendCutOffAfterStoringIsFoundNotRepeated) {
+  auto b = OpenImapAccount(Options());
+  b->ListMessages(FolderId{"INBOX"});
+  server_.drop_after_append_ = 1;
+  std::string msg = "Subject: new\r\nMessage-ID: <cut@example.com>\r\n\r\nhello\r\n";
+  auto key = b->Append(FolderId{"INBOX"}, StringBlob(msg), {}, 1044068706);
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(key->value, "imap:77/3");
+  EXPECT_EQ(server_.Count("APPEND"), 1);
+  EXPECT_EQ(server_.Count("UID SEARCH"), 1);
+  std::lock_guard<std::mutex> lock(server_.mu_);
+  EXPECT_EQ(server_.inbox_.size(), 3u);
+}
+
+TEST_F(ImapBackendTest, AppendCutOffBeforeStoringFailsWithoutRetry) {
+  auto b = OpenImapAccount(Options());
+  b->ListMessages(FolderId{"INBOX"});
+  server_.drop_before_append_ = 1;
+  std::string msg = "Subject: new\r\nMessage-ID: <lost@example.com>\r\n\r\nhello\r\n";
+  try {
+    b->Append(FolderId{"INBOX"}, StringBlob(msg), {}, 1044068706);
+    ADD_FAILURE() << "an APPEND that was not stored succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kIo) << e.what();
+  }
+  EXPECT_EQ(server_.Count("APPEND"), 1);
+  std::lock_guard<std::mutex> lock(server_.mu_);
+  EXPECT_EQ(server_.inbox_.size(), 2u);
+}
+
+TEST_F(ImapBackendTest, AppendWithUnknownOutcomeIsNotStoredTwiceByARerun) {
+  auto b = OpenImapAccount(Options(1));
+  b->ListMessages(FolderId{"INBOX"});
+  server_.drop_after_append_ = 1;
+  server_.drop_searches_ = 100;  // the check cannot learn anything until the deadline
+  std::string msg = "Subject: new\r\nMessage-ID: <unknown@example.com>\r\n\r\nhello\r\n";
+  try {
+    b->Append(FolderId{"INBOX"}, StringBlob(msg), {}, 1044068706);
+    ADD_FAILURE() << "an APPEND with an unknown outcome succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kIo) << e.what();
+  }
+  server_.drop_searches_ = 0;
+  // The re-run (rsync, cp again) finds the stored copy instead of adding one.
+  auto key = b->Append(FolderId{"INBOX"}, StringBlob(msg), {}, 1044068706);
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(key->value, "imap:77/3");
+  EXPECT_EQ(server_.Count("APPEND"), 1);
+  // Another message is appended as usual.
+  auto other = b->Append(FolderId{"INBOX"}, StringBlob("Subject: other\r\n\r\nx\r\n"), {}, 1044068706);
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->value, "imap:77/4");
+  std::lock_guard<std::mutex> lock(server_.mu_);
+  EXPECT_EQ(server_.inbox_.size(), 4u);
+}
+
+TEST_F(ImapBackendTest, ReadOnlyMountRefusesWrites) {
+  auto o = Options();
+  o.writable = false;
+  auto b = OpenImapAccount(o);
   EXPECT_FALSE(b->GetCapabilities().writable);
   try {
     b->Append(FolderId{"INBOX"}, StringBlob("Subject: x\r\n\r\n"), {}, 0);
-    ADD_FAILURE() << "appended although this version does not write";
+    ADD_FAILURE() << "appended on a read-only mount";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::kReadOnly);
   }
