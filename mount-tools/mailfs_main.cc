@@ -1,5 +1,6 @@
 #include "mount-tools/mailfs_main.h"
 
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -155,6 +156,11 @@ std::unique_ptr<Backend> OpenSource(const MailfsOptions& o, const std::string& c
 
 int MailfsMain(int argc, char** argv, bool mount_helper) {
   std::signal(SIGPIPE, SIG_IGN);
+  // glibc gives each FUSE worker thread its own malloc arena, and each arena
+  // keeps what it freed: with 8 workers copying messages that was tens of
+  // MiB of resident memory nobody used. Two arenas keep the footprint to
+  // what the daemon holds.
+  ::mallopt(M_ARENA_MAX, 2);
   MailfsOptions o;
   try {
     o = ParseCommandLine(argc, argv, mount_helper);

@@ -534,8 +534,8 @@ class PstBackend final : public Backend {
   std::map<std::uint32_t, FolderNode> folders_;  // guarded by mu_
   // Renderings made by a listing, kept until their first Fetch (at most
   // kFreshBudget bytes; the earliest listed are kept, as a copy reads them
-  // first). Guarded by mu_.
-  static constexpr std::uint64_t kFreshBudget = 48u << 20;
+  // first; the budget counts against the daemon's 150 MiB). Guarded by mu_.
+  static constexpr std::uint64_t kFreshBudget = 16u << 20;
   std::map<std::string, BlobPtr> fresh_;
   std::uint64_t fresh_bytes_ = 0;
 };
