@@ -223,6 +223,9 @@ std::vector<std::string> GetMultiRaw(libpff_item_t* item, int set, std::uint32_t
   return out;
 }
 
+
+}  // namespace
+
 std::string Utf16LeToUtf8(std::string_view in) {
   std::string out;
   for (std::size_t i = 0; i + 1 < in.size(); i += 2) {
@@ -256,8 +259,6 @@ std::string Utf16LeToUtf8(std::string_view in) {
   }
   return out;
 }
-
-}  // namespace
 
 std::vector<std::string> GetStrings(libpff_item_t* item, int set, std::uint32_t type) {
   std::uint32_t value_type = 0;
