@@ -16,6 +16,7 @@
 #include "backends/pst/pff.h"
 #include "backends/pst/pim_items.h"
 #include "backends/pst/rtf_html.h"
+#include "backends/utf.h"
 
 namespace mailfs::pst {
 namespace {

@@ -4,6 +4,7 @@
 
 #include "backends/error.h"
 #include "backends/mime/charset.h"
+#include "backends/utf.h"
 
 namespace mailfs::pst {
 
@@ -225,40 +226,6 @@ std::vector<std::string> GetMultiRaw(libpff_item_t* item, int set, std::uint32_t
 
 
 }  // namespace
-
-std::string Utf16LeToUtf8(std::string_view in) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < in.size(); i += 2) {
-    std::uint32_t u = static_cast<unsigned char>(in[i]) | (static_cast<unsigned char>(in[i + 1]) << 8);
-    if (u >= 0xD800 && u <= 0xDBFF && i + 3 < in.size()) {
-      std::uint32_t lo = static_cast<unsigned char>(in[i + 2]) | (static_cast<unsigned char>(in[i + 3]) << 8);
-      if (lo >= 0xDC00 && lo <= 0xDFFF) {
-        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-        i += 2;
-      } else {
-        u = 0xFFFD;
-      }
-    } else if (u >= 0xD800 && u <= 0xDFFF) {
-      u = 0xFFFD;
-    }
-    if (u < 0x80) {
-      out += static_cast<char>(u);
-    } else if (u < 0x800) {
-      out += static_cast<char>(0xC0 | (u >> 6));
-      out += static_cast<char>(0x80 | (u & 0x3F));
-    } else if (u < 0x10000) {
-      out += static_cast<char>(0xE0 | (u >> 12));
-      out += static_cast<char>(0x80 | ((u >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (u & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (u >> 18));
-      out += static_cast<char>(0x80 | ((u >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((u >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (u & 0x3F));
-    }
-  }
-  return out;
-}
 
 std::vector<std::string> GetStrings(libpff_item_t* item, int set, std::uint32_t type) {
   std::uint32_t value_type = 0;

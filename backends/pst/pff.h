@@ -70,9 +70,6 @@ std::optional<double> GetDouble(libpff_item_t* item, int set, std::uint32_t type
 std::vector<std::string> GetStrings(libpff_item_t* item, int set, std::uint32_t type);
 std::vector<std::string> GetBinaries(libpff_item_t* item, int set, std::uint32_t type);
 
-// UTF-16LE code units (no terminator) as UTF-8; bad surrogates become U+FFFD.
-std::string Utf16LeToUtf8(std::string_view in);
-
 // A property set GUID in the byte order stored in the file (Data1..Data3
 // little-endian), as mailfs_props.h spells them.
 using Guid = std::array<std::uint8_t, 16>;

@@ -3,6 +3,7 @@
 #include "backends/error.h"
 #include "backends/pst/writer/ltp/bth.h"
 #include "backends/pst/writer/ltp/heap.h"
+#include "backends/utf.h"
 
 namespace mailfs::pst::writer::ltp {
 namespace {
@@ -16,24 +17,6 @@ void AppendUtf16(std::string& out, std::uint32_t cp) {
     PutU16(out, static_cast<std::uint16_t>(0xDC00 + (cp & 0x3FF)));
   } else {
     PutU16(out, static_cast<std::uint16_t>(cp));
-  }
-}
-
-void AppendUtf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
   }
 }
 
@@ -121,26 +104,7 @@ std::string Utf8ToUtf16(std::string_view s) {
   return out;
 }
 
-std::string Utf16ToUtf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  std::size_t n = s.size() / 2;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::uint32_t u = GetU16(s, 2 * i);
-    if (u >= 0xD800 && u < 0xDC00 && i + 1 < n) {
-      std::uint32_t lo = GetU16(s, 2 * i + 2);
-      if (lo >= 0xDC00 && lo < 0xE000) {
-        AppendUtf8(out, 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00));
-        ++i;
-        continue;
-      }
-    }
-    if (u >= 0xD800 && u < 0xE000) u = 0xFFFD;
-    AppendUtf8(out, u);
-  }
-  if (s.size() % 2) AppendUtf8(out, 0xFFFD);
-  return out;
-}
+std::string Utf16ToUtf8(std::string_view s) { return Utf16LeToUtf8(s); }
 
 PropValue Int16Value(std::uint16_t v) {
   PropValue p{ptype::kInt16, {}};

@@ -15,24 +15,8 @@ constexpr std::uint8_t kTcType = 0x7C;
 
 // Bytes of a column's cell in the row.
 std::size_t CellSize(std::uint16_t type) {
-  switch (type) {
-    case ptype::kBool:
-      return 1;
-    case ptype::kInt16:
-      return 2;
-    case ptype::kInt32:
-    case ptype::kFloat32:
-    case ptype::kError:
-      return 4;
-    case ptype::kFloat64:
-    case ptype::kCurrency:
-    case ptype::kAppTime:
-    case ptype::kInt64:
-    case ptype::kTime:
-      return 8;
-    default:
-      return 4;  // HNID of a variable-size value (or a GUID)
-  }
+  const std::size_t fixed = FixedSize(type);
+  return fixed != 0 && fixed <= 8 ? fixed : 4;  // else the HNID of the value (GUIDs too)
 }
 bool StoredInline(std::uint16_t type) { return FixedSize(type) != 0 && FixedSize(type) <= 8; }
 
