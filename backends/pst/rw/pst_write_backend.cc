@@ -222,11 +222,22 @@ class PstWriteBackend final : public Backend {
     std::uint32_t fid = FolderNid(folder);
     std::uint32_t pid = FolderNid(new_parent);
     if (fid == root_) throw Error(Errc::kInvalid, Describe() + ": the root folder cannot be renamed");
-    if (pid != store_->GetFolder(fid).parent) {
-      throw Error(Errc::kUnsupported, Describe() + ": moving a folder under another parent is not supported in PST files");
+    if (pid == store_->GetFolder(fid).parent) {
+      RefuseTakenName(pid, new_name, fid);
+      Change([&] { store_->RenameFolder(fid, new_name); });
+      return folder;
+    }
+    // A move under another parent: the folder, its subfolders and messages
+    // keep their NIDs, so every id the mount holds stays valid.
+    if (store_->IsSpecialFolder(fid)) {
+      throw Error(Errc::kInvalid, Describe() + ": folder " + folder.value +
+                                      " is one of the store's special folders and cannot be moved");
+    }
+    if (store_->IsWithin(pid, fid)) {
+      throw Error(Errc::kInvalid, Describe() + ": folder " + folder.value + " cannot move into itself or below itself");
     }
     RefuseTakenName(pid, new_name, fid);
-    Change([&] { store_->RenameFolder(fid, new_name); });
+    Change([&] { store_->MoveFolder(fid, pid, new_name); });
     return folder;
   }
 

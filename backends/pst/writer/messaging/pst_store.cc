@@ -472,6 +472,113 @@ void PstStore::RenameFolder(std::uint32_t folder, std::string_view name) {
   SyncHierarchyRow(folder, pc);
 }
 
+bool PstStore::IsWithin(std::uint32_t folder, std::uint32_t ancestor) const {
+  // A parent chain longer than the store has nodes loops.
+  std::size_t limit = nodes_.ListNodes().size() + 1;
+  for (std::uint32_t at = folder; limit-- > 0;) {
+    if (at == ancestor) return true;
+    std::uint32_t up = nodes_.ParentOf(at);
+    if (up == at) return false;  // the root folder
+    if (!nodes_.HasNode(up)) {
+      throw Error(Errc::kCorrupt, "folder " + Hex(at) + ": its parent " + Hex(up) + " is missing");
+    }
+    at = up;
+  }
+  throw Error(Errc::kCorrupt, "folder " + Hex(folder) + ": its parent chain loops");
+}
+
+bool PstStore::IsSpecialFolder(std::uint32_t folder) const {
+  if (folder == kNidRootFolder || nodes_.ParentOf(folder) == folder || folder == ipm_subtree_ ||
+      folder == deleted_items_) {
+    return true;
+  }
+  // Entry ids of this store: 24 bytes, the last 4 the NID (pst-writing.md §8.2).
+  auto names = [&](const std::string& entry_id) {
+    return entry_id.size() == 24 && ltp::GetU32(entry_id, 20) == folder;
+  };
+  auto names_by_property = [&](const PropertyMap& pc, std::uint16_t first, std::uint16_t last) {
+    for (auto it = pc.lower_bound(first); it != pc.end() && it->first <= last; ++it) {
+      if (it->second.type == t::kBinary && names(it->second.data)) return true;
+    }
+    return false;
+  };
+  // The message store's folders (IPM subtree, Outbox, Deleted Items, Sent
+  // Items, views, common views, finder: 0x35E0-0x35E7) and the default
+  // folders the root folder names (Calendar ... Drafts: 0x36D0-0x36D7).
+  if (names_by_property(ReadPc(kNidMessageStore), 0x35E0, 0x35E7)) return true;
+  if (nodes_.HasNode(kNidRootFolder) && names_by_property(ReadPc(kNidRootFolder), 0x36D0, 0x36D7)) return true;
+  // The receive folders (the Inbox): the folder NID column (0x6605) of the
+  // receive folder table.
+  if (nodes_.HasNode(kNidReceiveFolderTable)) {
+    for (const auto& row : ReadTable(kNidReceiveFolderTable).rows) {
+      if (ltp::GetInt32(row.cells, 0x6605) == folder) return true;
+    }
+  }
+  return false;
+}
+
+void PstStore::MoveFolder(std::uint32_t folder, std::uint32_t new_parent, std::string_view name) {
+  CheckFolder(folder);
+  CheckFolder(new_parent);
+  if (name.empty()) throw Error(Errc::kInvalid, "empty folder name");
+  std::uint32_t old_parent = nodes_.ParentOf(folder);
+  if (new_parent == old_parent) {
+    RenameFolder(folder, name);
+    return;
+  }
+  if (IsSpecialFolder(folder)) {
+    throw Error(Errc::kInvalid, "folder " + Hex(folder) + " is one of the store's special folders and stays where it is");
+  }
+  if (IsWithin(new_parent, folder)) {
+    throw Error(Errc::kInvalid, "folder " + Hex(folder) + " cannot move into itself or one of its subfolders");
+  }
+  for (const auto& f : ListFolders(new_parent)) {
+    if (f.name == name) throw Error(Errc::kExists, "folder \"" + std::string(name) + "\" exists");
+  }
+  // The row leaves the old parent's hierarchy table.
+  Table& from = MutableTable(TableNid(old_parent, NidType::kHierarchyTable));
+  long at = from.Find(folder);
+  if (at < 0) {
+    throw Error(Errc::kCorrupt, "folder " + Hex(old_parent) + ": no hierarchy row for its subfolder " + Hex(folder));
+  }
+  ltp::TableRow old_row = std::move(from.rows[at]);
+  from.rows.erase(from.rows.begin() + at);
+  bool was_last = from.rows.empty();
+
+  // The NBT parent changes; the PC is rewritten only for a new name.
+  PropertyMap pc = ReadPc(folder);
+  if (ltp::GetString(pc, prop::kDisplayName) != std::string(name)) {
+    pc[prop::kDisplayName] = StringValue(name);
+    WritePc(folder, new_parent, pc);
+  } else {
+    nodes_.PutNode(folder, new_parent, nodes_.ReadNode(folder));
+  }
+
+  // A row joins the new parent's table: the cells of the old row the new
+  // table has columns for (Outlook's replication and hidden counts), then
+  // the PC's values over them.
+  Table& to = MutableTable(TableNid(new_parent, NidType::kHierarchyTable));
+  ltp::TableRow row;
+  row.row_id = folder;
+  row.row_ver = NextRowVersion();
+  row.cells = CellsFor(to.columns, old_row.cells);
+  for (auto& [id, v] : CellsFor(to.columns, pc)) row.cells[id] = std::move(v);
+  to.rows.push_back(std::move(row));
+
+  if (was_last) {
+    PropertyMap old_pc = ReadPc(old_parent);
+    old_pc[prop::kSubfolders] = BoolValue(false);
+    WritePc(old_parent, nodes_.ParentOf(old_parent), old_pc);
+    SyncHierarchyRow(old_parent, old_pc);
+  }
+  PropertyMap new_pc = ReadPc(new_parent);
+  if (!ltp::GetBool(new_pc, prop::kSubfolders).value_or(false)) {
+    new_pc[prop::kSubfolders] = BoolValue(true);
+    WritePc(new_parent, nodes_.ParentOf(new_parent), new_pc);
+    SyncHierarchyRow(new_parent, new_pc);
+  }
+}
+
 void PstStore::DeleteFolder(std::uint32_t folder) {
   CheckFolder(folder);
   std::uint32_t parent = nodes_.ParentOf(folder);

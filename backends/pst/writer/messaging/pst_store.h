@@ -66,6 +66,23 @@ class PstStore {
   std::vector<PstFolder> ListFolders(std::uint32_t parent) const;
   std::uint32_t CreateFolder(std::uint32_t parent, std::string_view name);
   void RenameFolder(std::uint32_t folder, std::string_view name);
+  // Moves |folder|, with its subfolders and messages, under |new_parent|
+  // and names it |name| there: its NBT parent changes, its row leaves the
+  // old parent's hierarchy table and joins the new one's (the row's other
+  // cells go with it), and both parents' PidTagSubfolders follow. The
+  // folder's tables and everything below keep their NIDs. Throws kInvalid
+  // for a move into the folder itself or below it, and for a special folder
+  // (IsSpecialFolder); kExists when |new_parent| has a subfolder |name|.
+  void MoveFolder(std::uint32_t folder, std::uint32_t new_parent, std::string_view name);
+  // The folders whose place the store itself records and Outlook never
+  // moves: the root folder, the IPM subtree, the folders the message store
+  // names by entry id (Deleted Items, Outbox, Sent Items, views, finder), the
+  // default folders the root folder names (Calendar, Contacts, Journal,
+  // Notes, Tasks, Reminders, Drafts) and the receive folders (Inbox).
+  bool IsSpecialFolder(std::uint32_t folder) const;
+  // True when |folder| is |ancestor| or lies below it. Throws kCorrupt for
+  // a parent chain that does not end at the root folder.
+  bool IsWithin(std::uint32_t folder, std::uint32_t ancestor) const;
   // Deletes a folder without messages or subfolders (its folder-associated
   // items go with it): kNotEmpty otherwise.
   void DeleteFolder(std::uint32_t folder);
