@@ -188,4 +188,109 @@ if [ -d "$fixtures" ]; then
   done
 fi
 
+# ---------------------------------------------------------------------------
+# 7. Folder moves across parents (design §6 folder rename): mv of a folder
+#    with subfolders and messages, into a non-ASCII folder, on a file mailfs
+#    made and on a copy of Outlook's sample; refusals; every reader judges
+#    the file and a remount must show the expected tree byte for byte.
+
+# rename2 FROM TO FLAGS: renameat2(2) (FLAGS 1 = RENAME_NOREPLACE).
+rename2_code='import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.renameat2(-100, args[0].encode(), -100, args[1].encode(), int(args[2])) != 0:
+    e = ctypes.get_errno()
+    raise OSError(e, os.strerror(e))'
+# extractor_below PST PATH: "messages folders" pst-extractor finds in the
+# folder PATH (below the IPM subtree) and everything under it.
+extractor_below() {
+  NODE_PATH="$MAILFS_PST_EXTRACTOR_DIR/node_modules" node "$SHARED_DIR/tools/pst_tree_extractor.js" "$1" 2>/dev/null |
+    awk -v p="/$2" '/^F / {
+        line = substr($0, 3); cut = index(line, " | "); path = substr(line, 1, cut - 1)
+        tail = substr(path, length(path) - length(p) + 1)
+        inside = (tail == p) || index(path, p "/") > 0
+        if (inside) { folders++; split(substr(line, cut + 3), a, /[= ]/); msgs += a[2] }
+      } END { print msgs + 0, folders + 0 }'
+}
+has_extractor() { [ -n "${MAILFS_PST_EXTRACTOR_DIR:-}" ] && [ -f "$SHARED_DIR/tools/pst_tree_extractor.js" ]; }
+mb=$(find "$IT_TMP/src" -mindepth 1 -maxdepth 1 -type d | sort | head -n 1)
+n_mb_folders=$(find "$mb" -type d | wc -l)
+[ -n "$(find "$mb" -mindepth 1 -type d)" ] || die "$mb has no subfolders to move with it"
+n_mb=$(count_eml "$mb")
+start_mount "$IT_TMP/mv.pst" "$IT_TMP/mv" create || die "cannot create mv.pst"
+mkdir -p "$IT_TMP/mv/A/Leer" "$IT_TMP/mv/C/Leer" "$IT_TMP/mv/Ärger – 2024" "$IT_TMP/mv/Voll/B"
+check "cp -a of a folder tree into A/B" cp -a "$mb" "$IT_TMP/mv/A/B"
+cp -a "$(find "$mb" -type f -name '*.eml' | sort | head -n 1)" "$IT_TMP/mv/Voll/B/" ||
+  die "cannot put a message into Voll/B"
+check "mv A/B C/ (a folder with subfolders and messages)" mv "$IT_TMP/mv/A/B" "$IT_TMP/mv/C/"
+check "A/B is gone" test ! -e "$IT_TMP/mv/A/B"
+check "diff -r source / the moved folder on the live mount" diff -r "$mb" "$IT_TMP/mv/C/B"
+check "mv C/B into a non-ASCII folder, renamed" mv "$IT_TMP/mv/C/B" "$IT_TMP/mv/Ärger – 2024/B – verschoben"
+check "diff -r source / the folder moved again" diff -r "$mb" "$IT_TMP/mv/Ärger – 2024/B – verschoben"
+check "mv of a folder onto an empty folder elsewhere replaces it" \
+  mv -T "$IT_TMP/mv/C/Leer" "$IT_TMP/mv/A/Leer"
+expect_errno "a folder moved into its own subfolder: EINVAL" EINVAL 'os.rename(args[0], args[1])' \
+  "$IT_TMP/mv/Ärger – 2024" "$IT_TMP/mv/Ärger – 2024/B – verschoben/Ärger"
+expect_errno "Deleted Items moved under another folder: EINVAL" EINVAL 'os.rename(args[0], args[1])' \
+  "$IT_TMP/mv/Deleted Items" "$IT_TMP/mv/A/Deleted Items"
+expect_errno "a move onto a folder with messages: ENOTEMPTY" ENOTEMPTY 'os.rename(args[0], args[1])' \
+  "$IT_TMP/mv/A/Leer" "$IT_TMP/mv/Voll/B"
+expect_errno "RENAME_NOREPLACE onto a taken name: EEXIST" EEXIST "$rename2_code" \
+  "$IT_TMP/mv/A/Leer" "$IT_TMP/mv/Voll/B" 1
+stop_mount "$IT_TMP/mv"
+check "the daemon of the folder-move mount exits 0" test $? -eq 0
+judge "$IT_TMP/mv.pst" "file with moved folders" $((n_mb + 1))
+if has_extractor; then
+  expect_eq "pst-extractor: messages and folders at the new place" \
+    "$(extractor_below "$IT_TMP/mv.pst" "Ärger – 2024/B – verschoben")" "$n_mb $n_mb_folders"
+  expect_eq "pst-extractor: nothing left at the old places" \
+    "$(extractor_below "$IT_TMP/mv.pst" "A/B") $(extractor_below "$IT_TMP/mv.pst" "C/B")" "0 0 0 0"
+fi
+# The expected tree, built locally with the same moves.
+mkdir -p "$IT_TMP/mv-want/A/Leer" "$IT_TMP/mv-want/C" "$IT_TMP/mv-want/Ärger – 2024" "$IT_TMP/mv-want/Voll/B"
+cp -a "$mb" "$IT_TMP/mv-want/Ärger – 2024/B – verschoben"
+cp -a "$(find "$mb" -type f -name '*.eml' | sort | head -n 1)" "$IT_TMP/mv-want/Voll/B/"
+start_mount "$IT_TMP/mv.pst" "$IT_TMP/mv-r" || die "cannot remount mv.pst"
+check "diff -r expected tree / remounted file with moved folders" \
+  diff -r -x 'Deleted Items' "$IT_TMP/mv-want" "$IT_TMP/mv-r"
+check "mtimes and flags of the moved messages" \
+  python3 "$MAILFS_SOURCE_DIR/tests/support/compare_meta.py" "$IT_TMP/mv-want" "$IT_TMP/mv-r"
+stop_mount "$IT_TMP/mv-r"
+
+# The same on a copy of a file Outlook wrote: a new folder tree moved under
+# Outlook's Inbox/SubInbox, then SubInbox (Outlook's) under Sent Items;
+# Outlook's default folders stay where they are.
+sample="$fixtures/aspose-Outlook_1.pst"
+if [ -f "$sample" ]; then
+  cp "$sample" "$IT_TMP/ol-mv.pst"
+  start_mount "$IT_TMP/ol-mv.pst" "$IT_TMP/ol-before" || die "cannot mount the Outlook sample"
+  mkdir "$IT_TMP/ol-want"
+  check "copy of the Outlook sample's tree" cp -a "$IT_TMP/ol-before/." "$IT_TMP/ol-want/"
+  stop_mount "$IT_TMP/ol-before"
+  start_mount "$IT_TMP/ol-mv.pst" "$IT_TMP/ol-w" rw || die "cannot mount the Outlook sample rw"
+  check "Outlook sample: cp -a of a folder tree into it" cp -a "$mb" "$IT_TMP/ol-w/Projekt"
+  check "Outlook sample: mv of the new tree into Inbox/SubInbox" mv "$IT_TMP/ol-w/Projekt" "$IT_TMP/ol-w/Inbox/SubInbox/"
+  check "Outlook sample: mv of Outlook's SubInbox under Sent Items" mv "$IT_TMP/ol-w/Inbox/SubInbox" "$IT_TMP/ol-w/Sent Items/"
+  for special in Inbox Drafts Calendar "Sent Items"; do
+    expect_errno "Outlook sample: $special stays where it is (EINVAL)" EINVAL 'os.rename(args[0], args[1])' \
+      "$IT_TMP/ol-w/$special" "$IT_TMP/ol-w/Journal/$special"
+  done
+  stop_mount "$IT_TMP/ol-w"
+  check "Outlook sample: the rw daemon exits 0" test $? -eq 0
+  judge "$IT_TMP/ol-mv.pst" "Outlook sample with moved folders" -1
+  if has_extractor; then
+    expect_eq "Outlook sample: pst-extractor finds the moved trees" \
+      "$(extractor_below "$IT_TMP/ol-mv.pst" "Sent Items/SubInbox")" "$n_mb $((n_mb_folders + 1))"
+    expect_eq "Outlook sample: pst-extractor finds nothing left in Inbox/SubInbox" \
+      "$(extractor_below "$IT_TMP/ol-mv.pst" "Inbox/SubInbox")" "0 0"
+  fi
+  mkdir -p "$IT_TMP/ol-want/Sent Items"
+  mv "$IT_TMP/ol-want/Inbox/SubInbox" "$IT_TMP/ol-want/Sent Items/"
+  cp -a "$mb" "$IT_TMP/ol-want/Sent Items/SubInbox/Projekt"
+  start_mount "$IT_TMP/ol-mv.pst" "$IT_TMP/ol-r" || die "cannot remount the changed Outlook sample"
+  check "diff -r expected tree / remounted Outlook sample" diff -r "$IT_TMP/ol-want" "$IT_TMP/ol-r"
+  check "mtimes and flags in the remounted Outlook sample" \
+    python3 "$MAILFS_SOURCE_DIR/tests/support/compare_meta.py" "$IT_TMP/ol-want" "$IT_TMP/ol-r"
+  stop_mount "$IT_TMP/ol-r"
+fi
+
 it_finish
