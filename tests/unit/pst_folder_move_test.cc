@@ -248,7 +248,8 @@ void ExpectValid(const std::string& path, const TempDir& dir, const std::set<std
   for (const std::string& f : Findings(path)) EXPECT_TRUE(baseline.count(f)) << path << ": " << f;
   const std::string err = dir / "pffexport.err";
   fs::remove_all(dir / "export.export");
-  int status = std::system(("pffexport -q -m items -f all -t " + dir.path() + "/export " + path + " >/dev/null 2>" + err).c_str());
+  const std::string cmd = "pffexport -q -m items -f all -t " + dir.path() + "/export " + path + " >/dev/null 2>" + err;
+  int status = std::system(cmd.c_str());
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << path;
   EXPECT_EQ(Slurp(err), "") << path;
 }

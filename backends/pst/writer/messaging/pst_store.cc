@@ -492,9 +492,11 @@ bool PstStore::IsSpecialFolder(std::uint32_t folder) const {
       folder == deleted_items_) {
     return true;
   }
-  // Entry ids of this store: 24 bytes, the last 4 the NID (pst-writing.md §8.2).
+  // Entry ids of this store: 24 bytes, the store's record key at 4, the
+  // NID at 20 (pst-writing.md §8.2).
   auto names = [&](const std::string& entry_id) {
-    return entry_id.size() == 24 && ltp::GetU32(entry_id, 20) == folder;
+    if (entry_id.size() != 24 || ltp::GetU32(entry_id, 20) != folder) return false;
+    return record_key_.size() != 16 || entry_id.compare(4, 16, record_key_) == 0;
   };
   auto names_by_property = [&](const PropertyMap& pc, std::uint16_t first, std::uint16_t last) {
     for (auto it = pc.lower_bound(first); it != pc.end() && it->first <= last; ++it) {
@@ -527,7 +529,8 @@ void PstStore::MoveFolder(std::uint32_t folder, std::uint32_t new_parent, std::s
     return;
   }
   if (IsSpecialFolder(folder)) {
-    throw Error(Errc::kInvalid, "folder " + Hex(folder) + " is one of the store's special folders and stays where it is");
+    throw Error(Errc::kInvalid,
+                "folder " + Hex(folder) + " is one of the store's special folders and stays where it is");
   }
   if (IsWithin(new_parent, folder)) {
     throw Error(Errc::kInvalid, "folder " + Hex(folder) + " cannot move into itself or one of its subfolders");
