@@ -49,6 +49,7 @@ constexpr std::uint32_t kAddrType = 0x3002;
 constexpr std::uint32_t kEmailAddress = 0x3003;
 constexpr std::uint32_t kCreationTime = 0x3007;
 constexpr std::uint32_t kLastModificationTime = 0x3008;
+constexpr std::uint32_t kAttachNumber = 0x0e21;
 constexpr std::uint32_t kAttachFilenameShort = 0x3704;
 constexpr std::uint32_t kAttachFilenameLong = 0x3707;
 constexpr std::uint32_t kAttachMimeTag = 0x370e;
@@ -217,6 +218,29 @@ void AddRecipients(libpff_item_t* message, mime::Message& m, DnMap& dns) {
 
 mime::Message BuildAt(libpff_item_t* message, int depth);
 
+// The stored bytes of a data attachment (attach method 1).
+std::string AttachmentData(libpff_item_t* attachment) {
+  libpff_error_t* error = nullptr;
+  size64_t size = 0;
+  Check(libpff_attachment_get_data_size(attachment, &size, &error), error, "attachment size");
+  if (size > (size64_t{1} << 31)) throw Error(Errc::kCorrupt, "attachment size out of range");
+  std::string data(static_cast<std::size_t>(size), '\0');
+  std::size_t got = 0;
+  error = nullptr;
+  if (libpff_attachment_data_seek_offset(attachment, 0, SEEK_SET, &error) < 0) {
+    throw Error(Errc::kCorrupt, "attachment data: " + TakeError(error));
+  }
+  while (got < data.size()) {
+    error = nullptr;
+    ssize_t n = libpff_attachment_data_read_buffer(attachment, reinterpret_cast<uint8_t*>(data.data() + got),
+                                                   data.size() - got, &error);
+    if (n < 0) throw Error(Errc::kCorrupt, "attachment data: " + TakeError(error));
+    if (n == 0) throw Error(Errc::kCorrupt, "attachment data shorter than its stated size");
+    got += static_cast<std::size_t>(n);
+  }
+  return data;
+}
+
 mime::Part AttachmentPart(libpff_item_t* attachment, int index, int depth) {
   std::string name = Str(attachment, kAttachFilenameLong);
   if (name.empty()) name = Str(attachment, kAttachFilenameShort);
@@ -258,26 +282,7 @@ mime::Part AttachmentPart(libpff_item_t* attachment, int index, int depth) {
     return p;
   }
   std::string data;
-  if (kind == LIBPFF_ATTACHMENT_TYPE_DATA) {
-    size64_t size = 0;
-    error = nullptr;
-    Check(libpff_attachment_get_data_size(attachment, &size, &error), error, "attachment size");
-    if (size > (size64_t{1} << 31)) throw Error(Errc::kCorrupt, "attachment size out of range");
-    data.resize(static_cast<std::size_t>(size));
-    std::size_t got = 0;
-    error = nullptr;
-    if (libpff_attachment_data_seek_offset(attachment, 0, SEEK_SET, &error) < 0) {
-      throw Error(Errc::kCorrupt, "attachment data: " + TakeError(error));
-    }
-    while (got < data.size()) {
-      error = nullptr;
-      ssize_t n = libpff_attachment_data_read_buffer(attachment, reinterpret_cast<uint8_t*>(data.data() + got),
-                                                     data.size() - got, &error);
-      if (n < 0) throw Error(Errc::kCorrupt, "attachment data: " + TakeError(error));
-      if (n == 0) throw Error(Errc::kCorrupt, "attachment data shorter than its stated size");
-      got += static_cast<std::size_t>(n);
-    }
-  }
+  if (kind == LIBPFF_ATTACHMENT_TYPE_DATA) data = AttachmentData(attachment);
   p.type = "application";
   p.subtype = "octet-stream";
   std::string mime_tag = Str(attachment, kAttachMimeTag);
@@ -871,7 +876,25 @@ std::optional<std::string> OriginalMime(libpff_item_t* message) {
   if (!tag) return std::nullopt;
   std::optional<std::string> bytes = GetBytes(message, 0, *tag);
   if (!bytes || bytes->empty()) return std::nullopt;
-  return UnpackOriginalMime(*bytes);
+  PackedMime packed(*bytes);
+  if (!packed.HasReferences()) return packed.Expand();
+  // Sections left out of the kept copy are attachments, by their
+  // PidTagAttachNumber (the writer numbers them in table order).
+  return packed.Expand([message](std::uint32_t number) {
+    int n = 0;
+    libpff_error_t* error = nullptr;
+    if (Check(libpff_message_get_number_of_attachments(message, &n, &error), error, "attachments") != 1) n = 0;
+    for (int i = 0; i < n; ++i) {
+      Item attachment;
+      error = nullptr;
+      Check(libpff_message_get_attachment(message, i, attachment.out(), &error), error,
+            "attachment " + std::to_string(i + 1));
+      if (GetU32(attachment.get(), 0, kAttachNumber).value_or(static_cast<std::uint32_t>(i)) == number) {
+        return AttachmentData(attachment.get());
+      }
+    }
+    throw Error(Errc::kCorrupt, "original message bytes: attachment " + std::to_string(number) + " missing");
+  });
 }
 
 }  // namespace mailfs::pst

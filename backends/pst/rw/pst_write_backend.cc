@@ -322,12 +322,12 @@ class PstWriteBackend final : public Backend {
   MessageInfo InfoLocked(std::uint32_t fid, std::uint32_t nid) {
     if (auto it = infos_.find(nid); it != infos_.end()) return it->second;
     MessageInfo info;
-    if (std::optional<std::string> original = store_->OriginalMime(nid)) {
+    if (std::optional<writer::PstStore::OriginalInfo> original = store_->OriginalMimeInfo(nid)) {
       info.key = MessageKey{KeyText(nid)};
       info.internal_date = store_->GetInternalDate(nid);
       info.flags = FromMapi(store_->GetFlags(nid));
-      info.headers = std::string(mime::HeaderBlock(*original));
-      info.size = original->size();
+      info.headers = std::string(mime::HeaderBlock(original->head));
+      info.size = original->size;
     } else {
       info = ForeignInfo(fid, nid);
     }

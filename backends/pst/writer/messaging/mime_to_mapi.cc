@@ -300,14 +300,15 @@ class Builder {
  private:
   std::uint32_t NewLtpNid() { return store_.AllocateNid(NidType::kLtp); }
   NodeContent BuildAttachment(const Attachment& a, std::uint32_t number, std::uint32_t& size_out,
-                              ltp::TableRow& row);
+                              ltp::TableRow& row, std::string bytes);
 
   const NamedIds& ids_;
   NodeStore& store_;
 };
 
+// |bytes|: the decoded content of a leaf part (unused for message/rfc822).
 NodeContent Builder::BuildAttachment(const Attachment& a, std::uint32_t number, std::uint32_t& size_out,
-                                     ltp::TableRow& row) {
+                                     ltp::TableRow& row, std::string bytes) {
   const mime::Part& p = *a.part;
   PropertyMap m;
   auto nid_source = [this] { return NewLtpNid(); };
@@ -329,7 +330,6 @@ NodeContent Builder::BuildAttachment(const Attachment& a, std::uint32_t number, 
     m[prop::kDisplayName] = StringValue(inner.subject.value_or(name));
     node.subnodes[enid] = std::move(embedded.node);
   } else {
-    std::string bytes = BlobBytes(p.body);
     size = static_cast<std::uint32_t>(bytes.size());
     m[prop::kAttachDataBinary] = BinaryValue(bytes);
     if (!name.empty()) m[prop::kDisplayName] = StringValue(name);
@@ -456,8 +456,15 @@ BuiltMessage Builder::Build(const mime::Message& msg, std::string_view raw, cons
   m[prop::kHasAttachments] = BoolValue(!c.attachments.empty());
   m[prop::kMessageFlags] = Int32Value(c.attachments.empty() ? 0 : kMsgFlagHasAttach);
   ApplyFlags(m, flags, ids_);
+  // Decoded attachment contents by attachment number; the kept original
+  // refers to them instead of holding their base64 again.
+  std::vector<std::string> contents(c.attachments.size());
+  for (std::size_t i = 0; i < c.attachments.size(); ++i) {
+    if (!c.attachments[i].part->message) contents[i] = BlobBytes(c.attachments[i].part->body);
+  }
   if (!raw.empty() && ids_.original_mime != 0) {
-    m[ids_.original_mime] = BinaryValue(pst::PackOriginalMime(raw));
+    std::vector<std::string_view> views(contents.begin(), contents.end());
+    m[ids_.original_mime] = BinaryValue(pst::PackOriginalMime(raw, views));
   }
 
   BuiltMessage out;
@@ -478,7 +485,7 @@ BuiltMessage Builder::Build(const mime::Message& msg, std::string_view raw, cons
       row.row_id = anid;
       row.row_ver = number;
       std::uint32_t size = 0;
-      subnodes[anid] = BuildAttachment(a, number, size, row);
+      subnodes[anid] = BuildAttachment(a, number, size, row, std::move(contents[number]));
       table.rows.push_back(std::move(row));
       ++number;
     }

@@ -753,9 +753,31 @@ void PstStore::SetInternalDate(std::uint32_t message, std::int64_t internal_date
 
 std::optional<std::string> PstStore::OriginalMime(std::uint32_t message) const {
   CheckMessage(message);
+  NodeContent node = nodes_.ReadNode(message);
+  std::string what = "node " + Hex(message);
+  std::optional<std::string> stored = ltp::GetBinary(ltp::ParsePc(node, what).props, ids_.original_mime);
+  if (!stored) return std::nullopt;
+  PackedMime packed(*stored);
+  if (!packed.HasReferences()) return packed.Expand();
+  // Base64 sections left out of the kept copy are the message's attachments,
+  // found by PidTagAttachNumber among its attachment subnodes.
+  return packed.Expand([&](std::uint32_t number) -> std::string {
+    for (const auto& [sub, content] : node.subnodes) {
+      if ((sub & 0x1F) != static_cast<std::uint32_t>(NidType::kAttachment)) continue;
+      PropertyMap props = ltp::ParsePc(content, what + " attachment " + Hex(sub)).props;
+      if (ltp::GetInt32(props, prop::kAttachNumber) != number) continue;
+      if (std::optional<std::string> data = ltp::GetBinary(props, prop::kAttachDataBinary)) return std::move(*data);
+    }
+    throw Error(Errc::kCorrupt, what + ": original message bytes: attachment " + std::to_string(number) + " missing");
+  });
+}
+
+std::optional<PstStore::OriginalInfo> PstStore::OriginalMimeInfo(std::uint32_t message) const {
+  CheckMessage(message);
   std::optional<std::string> stored = ltp::GetBinary(ReadPc(message), ids_.original_mime);
   if (!stored) return std::nullopt;
-  return pst::UnpackOriginalMime(*stored);
+  PackedMime packed(*stored);
+  return OriginalInfo{packed.size(), std::string(packed.Head())};
 }
 
 }  // namespace mailfs::pst::writer

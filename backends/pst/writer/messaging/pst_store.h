@@ -98,6 +98,12 @@ class PstStore {
   void SetInternalDate(std::uint32_t message, std::int64_t internal_date);
   // The original MIME bytes kept with the message, if any.
   std::optional<std::string> OriginalMime(std::uint32_t message) const;
+  // Their size and header block, without expanding them.
+  struct OriginalInfo {
+    std::uint64_t size = 0;
+    std::string head;  // the bytes up to the first attachment left out of the copy
+  };
+  std::optional<OriginalInfo> OriginalMimeInfo(std::uint32_t message) const;
   ltp::PropertyMap MessageProperties(std::uint32_t message) const;
 
   // Writes the tables changed since the last Flush() into the node store
