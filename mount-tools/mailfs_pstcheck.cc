@@ -40,10 +40,10 @@ int main(int argc, char** argv) {
     if (quiet && f.severity == mailfs::pst::check::Severity::kWarning) continue;
     std::printf("%s\n", mailfs::pst::check::FormatFinding(f).c_str());
   }
-  std::printf("%s: %s PST, %llu bytes, %llu pages, %llu blocks, %llu nodes, %llu heaps: "
+  std::printf("%s: %s PST, %llu bytes (%llu free), %llu pages, %llu blocks, %llu nodes, %llu heaps: "
               "%zu errors, %zu warnings\n",
-              path.c_str(), r.unicode ? "Unicode" : "ANSI",
-              static_cast<unsigned long long>(r.file_size), static_cast<unsigned long long>(r.pages),
+              path.c_str(), r.unicode ? "Unicode" : "ANSI", static_cast<unsigned long long>(r.file_size),
+              static_cast<unsigned long long>(r.free_bytes), static_cast<unsigned long long>(r.pages),
               static_cast<unsigned long long>(r.blocks), static_cast<unsigned long long>(r.nodes),
               static_cast<unsigned long long>(r.heaps), r.errors(), r.warnings());
   return r.errors() == 0 ? 0 : 1;

@@ -362,59 +362,6 @@ bool Is7bit(std::string_view text) {
   return true;
 }
 
-// Quoted-printable (RFC 2045 §6.7) of CRLF-normalised text: lines of at most
-// 76 characters with soft breaks, "=" always encoded, whitespace before a
-// line end (or the end of the text) encoded.
-std::string EncodeQuotedPrintable(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  // Worst case: every byte as "=XX", plus a soft break per 25 of them.
-  std::string out(text.size() * 3 + (text.size() / 24 + 2) * 3, '\0');
-  char* p = out.data();
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t eol = text.find("\r\n", start);
-    bool has_eol = eol != std::string_view::npos;
-    std::size_t end = has_eol ? eol : text.size();
-    std::size_t column = 0;
-    for (std::size_t i = start; i < end; ++i) {
-      auto c = static_cast<unsigned char>(text[i]);
-      // Fast path: a printable byte that is neither the line's last nor at
-      // the soft-break column is copied as it is.
-      if (c >= 33 && c <= 126 && c != '=' && i + 1 < end && column + 1 < kQpLine) {
-        *p++ = static_cast<char>(c);
-        ++column;
-        continue;
-      }
-      bool last = i + 1 == end;
-      bool literal = (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !last);
-      std::size_t len = literal ? 1 : 3;
-      // A soft break "=" needs one column, except after the line's last token.
-      std::size_t limit = last ? kQpLine : kQpLine - 1;
-      if (column + len > limit) {
-        *p++ = '=';
-        *p++ = '\r';
-        *p++ = '\n';
-        column = 0;
-      }
-      if (literal) {
-        *p++ = static_cast<char>(c);
-      } else {
-        *p++ = '=';
-        *p++ = kHex[c >> 4];
-        *p++ = kHex[c & 15];
-      }
-      column += len;
-    }
-    if (!has_eol) {
-      break;
-    }
-    *p++ = '\r';
-    *p++ = '\n';
-    start = eol + 2;
-  }
-  out.resize(static_cast<std::size_t>(p - out.data()));
-  return out;
-}
 
 struct Context {
   const RenderOptions& options;
@@ -619,6 +566,60 @@ void RenderMessageInto(const Message& message, int depth, Context& ctx, Builder&
 }
 
 }  // namespace
+
+// Quoted-printable (RFC 2045 §6.7) of CRLF-normalised text: lines of at most
+// 76 characters with soft breaks, "=" always encoded, whitespace before a
+// line end (or the end of the text) encoded.
+std::string EncodeQuotedPrintable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  // Worst case: every byte as "=XX", plus a soft break per 25 of them.
+  std::string out(text.size() * 3 + (text.size() / 24 + 2) * 3, '\0');
+  char* p = out.data();
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t eol = text.find("\r\n", start);
+    bool has_eol = eol != std::string_view::npos;
+    std::size_t end = has_eol ? eol : text.size();
+    std::size_t column = 0;
+    for (std::size_t i = start; i < end; ++i) {
+      auto c = static_cast<unsigned char>(text[i]);
+      // Fast path: a printable byte that is neither the line's last nor at
+      // the soft-break column is copied as it is.
+      if (c >= 33 && c <= 126 && c != '=' && i + 1 < end && column + 1 < kQpLine) {
+        *p++ = static_cast<char>(c);
+        ++column;
+        continue;
+      }
+      bool last = i + 1 == end;
+      bool literal = (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !last);
+      std::size_t len = literal ? 1 : 3;
+      // A soft break "=" needs one column, except after the line's last token.
+      std::size_t limit = last ? kQpLine : kQpLine - 1;
+      if (column + len > limit) {
+        *p++ = '=';
+        *p++ = '\r';
+        *p++ = '\n';
+        column = 0;
+      }
+      if (literal) {
+        *p++ = static_cast<char>(c);
+      } else {
+        *p++ = '=';
+        *p++ = kHex[c >> 4];
+        *p++ = kHex[c & 15];
+      }
+      column += len;
+    }
+    if (!has_eol) {
+      break;
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    start = eol + 2;
+  }
+  out.resize(static_cast<std::size_t>(p - out.data()));
+  return out;
+}
 
 BlobPtr Render(const Message& message, const RenderOptions& options) {
   Context ctx{options};

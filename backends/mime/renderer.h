@@ -52,6 +52,11 @@ bool IsRenderedField(std::string_view name);
 // Renders |message|. Throws Error(kIo/kCorrupt) only if reading a leaf fails.
 BlobPtr Render(const Message& message, const RenderOptions& options);
 
+// Quoted-printable of CRLF text as the renderer writes text parts: lines of
+// at most 76 characters with soft breaks, "=" always encoded, whitespace
+// before a line end or the end encoded.
+std::string EncodeQuotedPrintable(std::string_view text);
+
 // Convenience: the rendering as a string (tests, small messages).
 std::string RenderToString(const Message& message, const RenderOptions& options);
 

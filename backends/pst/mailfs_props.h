@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "backends/packed_mime.h"
+#include "backends/mime/packed_mime.h"
 
 namespace mailfs::pst {
 
@@ -20,7 +20,7 @@ namespace mailfs::pst {
 // it; type PT_BINARY (0x0102). When present and non-empty, Fetch() serves
 // these bytes instead of a rendering of the MAPI properties.
 //
-// Stored packed (backends/packed_mime.h): zlib-compressed, and base64
+// Stored packed (backends/mime/packed_mime.h): zlib-compressed, and base64
 // sections whose decoded bytes are the message's attachments (by
 // PidTagAttachNumber) left out and referenced, so the kept copy costs
 // little beside the MAPI properties. A value without the "\0MZ" prefix is
@@ -43,8 +43,13 @@ inline constexpr std::array<std::uint8_t, 16> kPsPublicStrings = {
     0x29, 0x03, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
     0xC0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46};
 
-inline std::string PackOriginalMime(std::string_view bytes, std::span<const std::string_view> attachments = {}) {
-  return PackMime(bytes, attachments);
+// Part numbers of the packed original (mime/packed_mime.h): an attachment by
+// its PidTagAttachNumber, and the message's bodies by these two.
+inline constexpr std::uint32_t kPlainBodyPart = 0xFFFFFF00;  // PidTagBody, as UTF-8
+inline constexpr std::uint32_t kHtmlBodyPart = 0xFFFFFF01;   // PidTagHtml, its bytes
+
+inline std::string PackOriginalMime(std::string_view bytes, std::span<const StoredPart> parts = {}) {
+  return PackMime(bytes, parts);
 }
 
 // The bytes of a stored value that references no attachment; throws

@@ -49,6 +49,8 @@ constexpr std::uint32_t kAddrType = 0x3002;
 constexpr std::uint32_t kEmailAddress = 0x3003;
 constexpr std::uint32_t kCreationTime = 0x3007;
 constexpr std::uint32_t kLastModificationTime = 0x3008;
+constexpr std::uint32_t kBodyTag = 0x1000;
+constexpr std::uint32_t kHtmlTag = 0x1013;
 constexpr std::uint32_t kAttachNumber = 0x0e21;
 constexpr std::uint32_t kAttachFilenameShort = 0x3704;
 constexpr std::uint32_t kAttachFilenameLong = 0x3707;
@@ -878,9 +880,15 @@ std::optional<std::string> OriginalMime(libpff_item_t* message) {
   if (!bytes || bytes->empty()) return std::nullopt;
   PackedMime packed(*bytes);
   if (!packed.HasReferences()) return packed.Expand();
-  // Sections left out of the kept copy are attachments, by their
-  // PidTagAttachNumber (the writer numbers them in table order).
+  // Sections left out of the kept copy are the bodies, or attachments by
+  // their PidTagAttachNumber (the writer numbers them in table order).
   return packed.Expand([message](std::uint32_t number) {
+    if (number == kPlainBodyPart || number == kHtmlBodyPart) {
+      std::optional<std::string> body = number == kPlainBodyPart ? GetString(message, 0, kBodyTag)
+                                                                 : GetBytes(message, 0, kHtmlTag);
+      if (!body) throw Error(Errc::kCorrupt, "original message bytes: the body they refer to is missing");
+      return std::move(*body);
+    }
     int n = 0;
     libpff_error_t* error = nullptr;
     if (Check(libpff_message_get_number_of_attachments(message, &n, &error), error, "attachments") != 1) n = 0;

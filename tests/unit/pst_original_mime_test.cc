@@ -7,6 +7,7 @@
 
 #include "backends/error.h"
 #include "backends/mime/header_decode.h"
+#include "backends/mime/renderer.h"
 #include "backends/pst/mailfs_props.h"
 
 namespace mailfs::pst {
@@ -64,7 +65,8 @@ TEST(OriginalMime, AttachmentsAreReferencedNotCopied) {
   std::string a = RandomBytes(100000, 1), b = RandomBytes(5001, 2), c = RandomBytes(3002, 3);
   std::string msg = WithAttachments(a, b, c);
   std::vector<std::string_view> parts = {b, "tiny", a, c};
-  std::string packed = PackOriginalMime(msg, parts);
+  std::vector<StoredPart> stored = {{0, b}, {1, "tiny"}, {2, a}, {3, c}};
+  std::string packed = PackOriginalMime(msg, stored);
   EXPECT_EQ(packed.substr(0, 4), std::string("\0MZ2", 4));
   EXPECT_LT(packed.size(), 1000u);  // random bytes do not compress: the attachments are not in it
   PackedMime p(packed);
@@ -85,7 +87,7 @@ TEST(OriginalMime, SectionsThatDoNotEncodeTheSameStayLiteral) {
   std::string a = RandomBytes(3000, 4);
   std::string body = Base64Lines(a, 76, "\r\n", true);
   std::string head = "Subject: x\r\nContent-Transfer-Encoding: base64\r\n\r\n";
-  std::vector<std::string_view> parts = {a};
+  std::vector<StoredPart> parts = {{0, a}};
   // Lines of uneven width, a line end of the other kind, padding inside:
   // none is what encoding the part gives, so the bytes are kept as they are.
   std::string uneven = head + body.substr(0, 78) + body.substr(80);
@@ -109,7 +111,8 @@ TEST(OriginalMime, DamagedSkeletonsAreReported) {
   std::string a = RandomBytes(20000, 5), b = RandomBytes(700, 6), c = RandomBytes(90, 7);
   std::string msg = WithAttachments(a, b, c);
   std::vector<std::string_view> parts = {a, b, c};
-  std::string packed = PackOriginalMime(msg, parts);
+  std::vector<StoredPart> stored = {{0, a}, {1, b}, {2, c}};
+  std::string packed = PackOriginalMime(msg, stored);
   ASSERT_EQ(packed.substr(0, 4), std::string("\0MZ2", 4));
   auto part = [&](std::uint32_t n) { return std::string(parts.at(n)); };
   std::mt19937 rng(11);
@@ -127,6 +130,53 @@ TEST(OriginalMime, DamagedSkeletonsAreReported) {
   for (std::size_t cut = 1; cut < packed.size(); cut += 7) {
     EXPECT_THROW(PackedMime(packed.substr(0, cut)).Expand(part), Error) << "cut at " << cut;
   }
+}
+
+// Bodies: a text part kept as it is (7bit), with LF line ends, or as
+// quoted-printable, and a base64 text part, are referenced too; a body
+// written some other way stays in the copy.
+TEST(OriginalMime, BodiesAreReferenced) {
+  std::string plain, html = "<html><body>";
+  for (int i = 0; i < 60; ++i) {
+    plain += "Line " + std::to_string(i) + " of the body, caf\xC3\xA9 na\xC3\xAFve =\r\n";
+    html += "<p>Paragraph " + std::to_string(i) + " \xE2\x82\xAC</p>\r\n";
+  }
+  html += "</body></html>";
+  std::string ascii = "Plain ASCII text that goes on for a while.\r\nSecond line of it, also long enough.\r\n";
+  auto message = [&](const std::string& body1, const std::string& body2) {
+    return "Subject: b\r\nContent-Type: multipart/alternative; boundary=q\r\n\r\n--q\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body1 +
+           "\r\n--q\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + body2 + "\r\n--q--\r\n";
+  };
+  std::vector<StoredPart> parts = {{0xFFFFFF00, plain, true}, {0xFFFFFF01, html, true}, {7, ascii, true}};
+  auto part = [&](std::uint32_t n) {
+    for (const StoredPart& p : parts) {
+      if (p.number == n) return std::string(p.bytes);
+    }
+    throw Error(Errc::kCorrupt, "no part");
+  };
+  std::string lf_ascii = "Subject: a\n\n" + ascii;
+  for (std::size_t at; (at = lf_ascii.find("\r\n")) != std::string::npos;) lf_ascii.erase(at, 1);
+  const std::string cases[] = {
+      message(mime::EncodeQuotedPrintable(plain), Base64Lines(html, 76, "\r\n", false)),
+      message(plain, mime::EncodeQuotedPrintable(html)),
+      lf_ascii,
+      "Subject: a\r\n\r\n" + ascii,
+  };
+  for (const std::string& msg : cases) {
+    std::string packed = PackOriginalMime(msg, parts);
+    EXPECT_EQ(packed.substr(0, 4), std::string("\0MZ2", 4)) << msg;
+    EXPECT_LT(packed.size(), 200u) << msg;
+    EXPECT_EQ(PackedMime(packed).Expand(part), msg);
+  }
+  // A body encoded otherwise (here quoted-printable with other soft breaks)
+  // is kept in the copy.
+  std::string other = mime::EncodeQuotedPrintable(plain);
+  other.insert(10, "=\r\n");
+  std::string msg = message(other, "x");
+  std::string packed = PackOriginalMime(msg, parts);
+  EXPECT_EQ(packed.substr(0, 4), std::string("\0MZ1", 4));
+  EXPECT_EQ(UnpackOriginalMime(packed), msg);
 }
 
 TEST(OriginalMime, Base64LinesLayouts) {

@@ -12,7 +12,9 @@
 #include <string>
 
 #include "backends/blob.h"
-#include "backends/packed_mime.h"
+#include "backends/mime/renderer.h"
+#include "backends/mime/packed_mime.h"
+#include "backends/pst/mailfs_props.h"
 #include "backends/pst/pst_backend.h"
 #include "backends/pst/writer/messaging/pst_store.h"
 #include "backends/pst/writer/ndb_file.h"
@@ -95,7 +97,9 @@ TEST_F(PstWriterReadTest, OriginalBytesAndFlagsComeBack) {
 // Attachments are kept once (decoded, as the attachment), and the kept
 // original refers to them: both the reader over libpff and the writer's own
 // store give the exact bytes back, for attachments in a data tree (above
-// 8 KiB), small ones, repeated ones, and an embedded message's own base64.
+// 8 KiB), small ones, repeated ones, and an embedded message's own base64;
+// and the bodies (quoted-printable UTF-8 text, plain HTML) kept once, as
+// PidTagBody and PidTagHtml.
 TEST_F(PstWriterReadTest, OriginalBytesWithAttachmentsComeBack) {
   const std::string path = dir_ + "/a.pst";
   std::mt19937 rng(7);
@@ -105,11 +109,21 @@ TEST_F(PstWriterReadTest, OriginalBytesWithAttachmentsComeBack) {
     return out;
   };
   std::string big = random(300000), small = random(200);
+  std::string text, html = "<html><body>\r\n";
+  for (int i = 0; i < 200; ++i) {
+    text += "Zeile " + std::to_string(i) + ": Gr\xC3\xBC\xC3\x9F" "e aus K\xC3\xB6ln, = und ein langer Satz dazu.\r\n";
+    html += "<p>Line " + std::to_string(i) + "</p>\r\n";
+  }
+  html += "</body></html>";
   std::string part = "Content-Type: application/octet-stream; name=\"big.bin\"\r\n"
                      "Content-Transfer-Encoding: base64\r\n\r\n";
   std::string eml =
       "From: Ann <ann@example.com>\r\nSubject: files\r\nMessage-ID: <f@example.com>\r\nMIME-Version: 1.0\r\n"
-      "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+      "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+      "Content-Type: multipart/alternative; boundary=\"a\"\r\n\r\n--a\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
+      mime::EncodeQuotedPrintable(text) + "\r\n--a\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html +
+      "\r\n--a--\r\n"
       "--b\r\n" + part + Base64Lines(big, 76, "\r\n", true) +
       "--b\r\nContent-Type: image/gif; name=\"s.gif\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
       Base64Lines(small, 72, "\r\n", true) +
@@ -138,6 +152,14 @@ TEST_F(PstWriterReadTest, OriginalBytesWithAttachmentsComeBack) {
     nid = store.AddMessage(inbox, eml, writer::MessageFlags{}, 1704099600);
     store.Commit();
     EXPECT_EQ(store.OriginalMime(nid), eml);
+    // The kept copy refers to both bodies and the three leaf attachments
+    // (the repeated one by the first with the same bytes).
+    std::vector<std::uint32_t> refs;
+    for (const auto& [id, value] : store.MessageProperties(nid)) {
+      if (value.data.starts_with(std::string("\0MZ", 3))) refs = PackedMime(value.data).references();
+    }
+    std::sort(refs.begin(), refs.end());
+    EXPECT_EQ(refs, (std::vector<std::uint32_t>{0, 1, 1, kPlainBodyPart, kHtmlBodyPart}));  // 2 = 1
     std::optional<writer::PstStore::OriginalInfo> info = store.OriginalMimeInfo(nid);
     ASSERT_TRUE(info.has_value());
     EXPECT_EQ(info->size, eml.size());
@@ -145,7 +167,7 @@ TEST_F(PstWriterReadTest, OriginalBytesWithAttachmentsComeBack) {
   }
   // The attachments are stored once: the message costs little more than
   // their decoded size (the .eml is 1.35 times that).
-  EXPECT_LT(std::filesystem::file_size(path) - empty_size, 300000 + 5000 + 40000);
+  EXPECT_LT(std::filesystem::file_size(path) - empty_size, 300000 + 5000 + 2 * text.size() + html.size() + 40000);
   auto backend = OpenPstFile(path, PstOptions{});
   std::vector<FolderInfo> folders = backend->ListFolders(backend->Root());
   std::erase_if(folders, [](const FolderInfo& f) { return f.name != "Inbox"; });

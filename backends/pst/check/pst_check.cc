@@ -1063,6 +1063,7 @@ class Checker {
             std::to_string(missing * 64) + " bytes in use are marked free, the first at " + Hex(first_missing));
       }
     }
+    r_->free_bytes = free_units * 64;
     if (amap_valid_ == 0) {
       Warn(f_.unicode ? 248 : 200, "header", "fAMapValid is 0: the AMap is flagged for rebuilding; not compared");
       return;

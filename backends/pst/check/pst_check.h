@@ -40,6 +40,7 @@ struct CheckResult {
   std::string fatal;      // why it is unreadable
   std::vector<Finding> findings;
   std::uint64_t file_size = 0, pages = 0, blocks = 0, nodes = 0, heaps = 0;
+  std::uint64_t free_bytes = 0;  // unallocated in the AMaps (space a writer reuses)
   // Byte extents whose every bit is protected by a CRC, signature or a
   // comparison (header fields, pages, block payloads and trailers).
   std::vector<std::pair<std::uint64_t, std::uint64_t>> covered;

@@ -463,8 +463,16 @@ BuiltMessage Builder::Build(const mime::Message& msg, std::string_view raw, cons
     if (!c.attachments[i].part->message) contents[i] = BlobBytes(c.attachments[i].part->body);
   }
   if (!raw.empty() && ids_.original_mime != 0) {
-    std::vector<std::string_view> views(contents.begin(), contents.end());
-    m[ids_.original_mime] = BinaryValue(pst::PackOriginalMime(raw, views));
+    std::vector<StoredPart> parts;
+    for (std::size_t i = 0; i < contents.size(); ++i) {
+      parts.push_back({static_cast<std::uint32_t>(i), contents[i], false});
+    }
+    // The bodies as a reader gets them back from the properties (the plain
+    // one only when it is the part's own text, not derived from the HTML).
+    std::optional<std::string> stored_plain = c.plain ? ltp::GetString(m, prop::kBody) : std::nullopt;
+    if (stored_plain) parts.push_back({pst::kPlainBodyPart, *stored_plain, true});
+    if (c.html) parts.push_back({pst::kHtmlBodyPart, html, true});
+    m[ids_.original_mime] = BinaryValue(pst::PackOriginalMime(raw, parts));
   }
 
   BuiltMessage out;

@@ -755,18 +755,25 @@ std::optional<std::string> PstStore::OriginalMime(std::uint32_t message) const {
   CheckMessage(message);
   NodeContent node = nodes_.ReadNode(message);
   std::string what = "node " + Hex(message);
-  std::optional<std::string> stored = ltp::GetBinary(ltp::ParsePc(node, what).props, ids_.original_mime);
+  PropertyMap props = ltp::ParsePc(node, what).props;
+  std::optional<std::string> stored = ltp::GetBinary(props, ids_.original_mime);
   if (!stored) return std::nullopt;
   PackedMime packed(*stored);
   if (!packed.HasReferences()) return packed.Expand();
-  // Base64 sections left out of the kept copy are the message's attachments,
-  // found by PidTagAttachNumber among its attachment subnodes.
+  // Sections left out of the kept copy are the message's bodies, or its
+  // attachments found by PidTagAttachNumber among its attachment subnodes.
   return packed.Expand([&](std::uint32_t number) -> std::string {
+    if (number == pst::kPlainBodyPart || number == pst::kHtmlBodyPart) {
+      std::optional<std::string> body = number == pst::kPlainBodyPart ? ltp::GetString(props, prop::kBody)
+                                                                      : ltp::GetBinary(props, prop::kHtml);
+      if (!body) throw Error(Errc::kCorrupt, what + ": original message bytes: the body they refer to is missing");
+      return std::move(*body);
+    }
     for (const auto& [sub, content] : node.subnodes) {
       if ((sub & 0x1F) != static_cast<std::uint32_t>(NidType::kAttachment)) continue;
-      PropertyMap props = ltp::ParsePc(content, what + " attachment " + Hex(sub)).props;
-      if (ltp::GetInt32(props, prop::kAttachNumber) != number) continue;
-      if (std::optional<std::string> data = ltp::GetBinary(props, prop::kAttachDataBinary)) return std::move(*data);
+      PropertyMap attachment = ltp::ParsePc(content, what + " attachment " + Hex(sub)).props;
+      if (ltp::GetInt32(attachment, prop::kAttachNumber) != number) continue;
+      if (std::optional<std::string> data = ltp::GetBinary(attachment, prop::kAttachDataBinary)) return std::move(*data);
     }
     throw Error(Errc::kCorrupt, what + ": original message bytes: attachment " + std::to_string(number) + " missing");
   });

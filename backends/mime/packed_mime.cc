@@ -1,4 +1,4 @@
-#include "backends/packed_mime.h"
+#include "backends/mime/packed_mime.h"
 
 #include <zlib.h>
 
@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "backends/error.h"
+#include "backends/mime/renderer.h"
 
 namespace mailfs {
 namespace {
@@ -224,48 +225,118 @@ std::string Base64Lines(std::string_view bytes, std::size_t width, std::string_v
   return out;
 }
 
-std::string PackMime(std::string_view bytes, std::span<const std::string_view> parts) {
+namespace {
+
+// A section chosen for a reference, and its record.
+struct Chosen {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  std::string record;
+};
+
+std::string LfLineEnds(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
+    out.push_back(text[i]);
+  }
+  return out;
+}
+
+std::string TextForm(std::string_view text, std::uint8_t form) {
+  if (form == 1) return LfLineEnds(text);
+  if (form == 2) return mime::EncodeQuotedPrintable(text);
+  return std::string(text);
+}
+
+// Where a MIME body may start: after each empty line.
+std::vector<std::size_t> BodyStarts(std::string_view bytes) {
+  std::vector<std::size_t> out;
+  for (std::size_t at = bytes.find('\n'); at != std::string_view::npos; at = bytes.find('\n', at + 1)) {
+    std::size_t next = at + 1;
+    if (next < bytes.size() && bytes[next] == '\n') out.push_back(next + 1);
+    if (next + 1 < bytes.size() && bytes[next] == '\r' && bytes[next + 1] == '\n') out.push_back(next + 2);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string PackMime(std::string_view bytes, std::span<const StoredPart> parts) {
   std::string raw_prefix(kRawMagic);
   PutLe(raw_prefix, bytes.size(), 8);
-  if (parts.empty()) return Deflate(bytes, std::move(raw_prefix));
 
-  std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> by_size;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    if (parts[i].size() >= kMinPart) by_size[parts[i].size()].push_back(static_cast<std::uint32_t>(i));
+  std::vector<Chosen> chosen;
+  std::unordered_map<std::uint64_t, std::vector<const StoredPart*>> by_size;
+  bool any_text = false;
+  for (const StoredPart& part : parts) {
+    if (part.bytes.size() < kMinPart) continue;
+    by_size[part.bytes.size()].push_back(&part);
+    any_text = any_text || part.text;
   }
-  std::string skeleton;
-  std::size_t copied = 0;
-  bool referenced = false;
-  auto literal = [&](std::size_t end) {
-    if (end == copied) return;
-    skeleton.push_back('L');
-    PutLe(skeleton, end - copied, 4);
-    skeleton.append(bytes.substr(copied, end - copied));
-    copied = end;
-  };
   if (!by_size.empty()) {
     for (const Section& s : FindSections(bytes)) {
       auto it = by_size.find(s.decoded);
       if (it == by_size.end()) continue;
       std::string_view text = bytes.substr(s.begin, s.end - s.begin);
-      for (std::uint32_t part : it->second) {
-        if (Base64Lines(parts[part], s.width, EolOf(s.layout), (s.layout & 2) == 0) != text) continue;
-        if (s.begin - copied > std::numeric_limits<std::uint32_t>::max()) break;
-        literal(s.begin);
-        skeleton.push_back('B');
-        PutLe(skeleton, part, 4);
-        PutLe(skeleton, s.decoded, 8);
-        PutLe(skeleton, s.width, 4);
-        skeleton.push_back(static_cast<char>(s.layout));
-        copied = s.end;
-        referenced = true;
+      for (const StoredPart* part : it->second) {
+        if (Base64Lines(part->bytes, s.width, EolOf(s.layout), (s.layout & 2) == 0) != text) continue;
+        Chosen c{s.begin, s.end, "B"};
+        PutLe(c.record, part->number, 4);
+        PutLe(c.record, s.decoded, 8);
+        PutLe(c.record, s.width, 4);
+        c.record.push_back(static_cast<char>(s.layout));
+        chosen.push_back(std::move(c));
         break;
       }
     }
   }
-  if (!referenced || bytes.size() - copied > std::numeric_limits<std::uint32_t>::max()) {
-    return Deflate(bytes, std::move(raw_prefix));
+  if (any_text) {
+    std::vector<std::size_t> starts = BodyStarts(bytes);
+    for (const StoredPart& part : parts) {
+      if (!part.text || part.bytes.size() < kMinPart) continue;
+      bool found = false;
+      for (std::uint8_t form = 0; form < 3 && !found; ++form) {
+        if (form == 1 && part.bytes.find("\r\n") == std::string_view::npos) continue;
+        std::string encoded = TextForm(part.bytes, form);
+        if (form == 2 && encoded == part.bytes) continue;
+        for (std::size_t at : starts) {
+          if (bytes.size() - at < encoded.size() || bytes.compare(at, encoded.size(), encoded) != 0) continue;
+          Chosen c{at, at + encoded.size(), "T"};
+          PutLe(c.record, part.number, 4);
+          PutLe(c.record, part.bytes.size(), 8);
+          PutLe(c.record, encoded.size(), 8);
+          c.record.push_back(static_cast<char>(form));
+          chosen.push_back(std::move(c));
+          found = true;
+          break;
+        }
+      }
+    }
   }
+  std::sort(chosen.begin(), chosen.end(), [](const Chosen& a, const Chosen& b) { return a.begin < b.begin; });
+
+  std::string skeleton;
+  std::size_t copied = 0;
+  bool referenced = false;
+  auto literal = [&](std::size_t end) {
+    while (copied < end) {
+      std::size_t n = std::min<std::size_t>(end - copied, std::numeric_limits<std::uint32_t>::max());
+      skeleton.push_back('L');
+      PutLe(skeleton, n, 4);
+      skeleton.append(bytes.substr(copied, n));
+      copied += n;
+    }
+  };
+  for (const Chosen& c : chosen) {
+    if (c.begin < copied) continue;  // overlaps one taken before
+    literal(c.begin);
+    skeleton += c.record;
+    copied = c.end;
+    referenced = true;
+  }
+  if (!referenced) return Deflate(bytes, std::move(raw_prefix));
   literal(bytes.size());
   skeleton.push_back('E');
   std::string prefix(kSkeletonMagic);
@@ -275,7 +346,12 @@ std::string PackMime(std::string_view bytes, std::span<const std::string_view> p
   // The packer's own proof: the value expands to exactly |bytes|.
   bool same = false;
   try {
-    same = PackedMime(packed).Expand([&](std::uint32_t n) { return std::string(parts[n]); }) == bytes;
+    same = PackedMime(packed).Expand([&](std::uint32_t n) {
+      for (const StoredPart& part : parts) {
+        if (part.number == n) return std::string(part.bytes);
+      }
+      throw Error(Errc::kCorrupt, "no part " + std::to_string(n));
+    }) == bytes;
   } catch (const Error&) {
     same = false;
   }
@@ -328,6 +404,7 @@ PackedMime::PackedMime(std::string_view stored) {
     } else if (tag == 'B') {
       need(17);
       r.literal = false;
+      r.kind = 'B';
       r.part = static_cast<std::uint32_t>(GetLe(s, at, 4));
       r.decoded_size = GetLe(s, at + 4, 8);
       r.width = static_cast<std::uint32_t>(GetLe(s, at + 12, 4));
@@ -339,6 +416,20 @@ PackedMime::PackedMime(std::string_view stored) {
       std::uint64_t chars = (r.decoded_size + 2) / 3 * 4;
       std::uint64_t lines = (chars + r.width - 1) / r.width;
       total += chars + lines * ((r.layout & 1) != 0 ? 2 : 1) - ((r.layout & 2) != 0 ? ((r.layout & 1) != 0 ? 2 : 1) : 0);
+      references_.push_back(r.part);
+    } else if (tag == 'T') {
+      need(21);
+      r.literal = false;
+      r.kind = 'T';
+      r.part = static_cast<std::uint32_t>(GetLe(s, at, 4));
+      r.decoded_size = GetLe(s, at + 4, 8);
+      r.encoded_size = GetLe(s, at + 12, 8);
+      r.layout = static_cast<std::uint8_t>(s[at + 20]);
+      at += 21;
+      if (r.layout > 2 || r.decoded_size > kMaxSize || r.encoded_size > kMaxSize) {
+        Damaged("bad text reference at byte " + std::to_string(at - 21));
+      }
+      total += r.encoded_size;
       references_.push_back(r.part);
     } else {
       Damaged("unknown skeleton record at byte " + std::to_string(at - 1));
@@ -369,7 +460,16 @@ std::string PackedMime::Expand(const std::function<std::string(std::uint32_t)>& 
       Damaged("part " + std::to_string(r.part) + " holds " + std::to_string(bytes.size()) + " bytes, " +
               std::to_string(r.decoded_size) + " expected");
     }
-    out += Base64Lines(bytes, r.width, EolOf(r.layout), (r.layout & 2) == 0);
+    if (r.kind == 'B') {
+      out += Base64Lines(bytes, r.width, EolOf(r.layout), (r.layout & 2) == 0);
+      continue;
+    }
+    std::string text = TextForm(bytes, r.layout);
+    if (text.size() != r.encoded_size) {
+      Damaged("part " + std::to_string(r.part) + " encodes to " + std::to_string(text.size()) + " bytes, " +
+              std::to_string(r.encoded_size) + " expected");
+    }
+    out += text;
   }
   if (out.size() != size_) Damaged("expanded to " + std::to_string(out.size()) + " bytes, " + std::to_string(size_) + " expected");
   if (checked_ && Crc32(out) != crc_) Damaged("checksum mismatch after expanding");

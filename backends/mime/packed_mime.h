@@ -7,18 +7,21 @@
 //    with NUL);
 //  - "\0MZ1": size (8 bytes LE), then a zlib stream of the bytes;
 //  - "\0MZ2": size (8 bytes LE), CRC-32 of the bytes (4 bytes LE), then a
-//    zlib stream of a skeleton: the bytes with each base64 section whose
-//    decoded content is stored elsewhere (a PST attachment) replaced by a
-//    reference to that part and the line layout needed to encode it again.
+//    zlib stream of a skeleton: the bytes with each section whose decoded
+//    content is stored elsewhere (a PST attachment, the message body)
+//    replaced by a reference to that part and how to encode it again.
 //    Base64 of an attachment is a third larger than the attachment and
-//    barely compresses, so leaving it out of the kept copy saves most of
-//    the copy's size on messages that carry files.
+//    barely compresses, and a body would be kept twice: leaving them out of
+//    the kept copy saves most of its size.
 //
 // The skeleton is a list of records, each starting with one tag byte:
 //   'L' u32 length, then that many literal bytes;
 //   'B' u32 part number, u64 decoded size, u32 line width (characters,
 //       a multiple of 4), u8 layout (bit 0: lines end in CRLF rather than
 //       LF; bit 1: the last line has no line end);
+//   'T' u32 part number, u64 part size, u64 section size, u8 form: a text
+//       part (CRLF line ends) 0 as it is, 1 with LF line ends, 2 as
+//       quoted-printable the way mime::EncodeQuotedPrintable writes it;
 //   'E' the end (nothing may follow).
 // All integers little-endian. A section is replaced only when encoding the
 // part's bytes with that layout gives back exactly the section's bytes,
@@ -34,11 +37,19 @@
 
 namespace mailfs {
 
-// Packs |bytes|. |parts| are the decoded contents stored separately, by
-// part number (index); a base64 section of |bytes| whose decoded bytes
-// equal parts[i] is stored as a reference to i. Without any such section
-// the result is the "\0MZ1" form.
-std::string PackMime(std::string_view bytes, std::span<const std::string_view> parts = {});
+// Decoded content stored separately from the packed bytes.
+struct StoredPart {
+  std::uint32_t number = 0;  // how Expand() asks for it
+  std::string_view bytes;
+  // Text with CRLF line ends (a body): also looked for at the start of a
+  // MIME body as it is, with LF line ends and as quoted-printable.
+  bool text = false;
+};
+
+// Packs |bytes|: a base64 section whose decoded bytes equal a part, or a
+// body that is a text part in one of the forms above, is stored as a
+// reference to it. Without any such section the result is the "\0MZ1" form.
+std::string PackMime(std::string_view bytes, std::span<const StoredPart> parts = {});
 
 // A stored value, parsed. Throws Error(kCorrupt) on damage.
 class PackedMime {
@@ -68,6 +79,8 @@ class PackedMime {
     std::uint64_t decoded_size = 0;
     std::uint32_t width = 0;
     std::uint8_t layout = 0;
+    char kind = 'L';
+    std::uint64_t encoded_size = 0;  // 'T': the section's size
   };
   std::uint64_t size_ = 0;
   bool checked_ = false;  // MZ2: crc_ is to be checked
