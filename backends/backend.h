@@ -16,7 +16,9 @@
 // its own across a backend call.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -118,6 +120,26 @@ class Backend {
   // kNotFound (gone), kCorrupt (cannot be produced), kIo/kTimeout (store).
   // The Blob may be read lazily; its reads throw the same codes.
   virtual BlobPtr Fetch(const FolderId& folder, const MessageKey& key) = 0;
+
+  // The bytes of several messages of |folder| for a caller that needs each
+  // of them once and nothing around them (fs/ hashing the messages whose
+  // names collide): |each| gets every key's index in |keys| and its Blob, or
+  // the Error that fetching it raised (then the Blob is null). Stores fetch
+  // them in as few round trips as they can and read nothing ahead of them.
+  // |each| may throw; that ends the call. Default: Fetch() one by one.
+  using FetchEachFn = std::function<void(std::size_t index, const BlobPtr& blob, const Error* error)>;
+  virtual void FetchEach(const FolderId& folder, const std::vector<MessageKey>& keys, const FetchEachFn& each) {
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      BlobPtr blob;
+      try {
+        blob = Fetch(folder, keys[i]);
+      } catch (const Error& e) {
+        each(i, nullptr, &e);
+        continue;
+      }
+      each(i, blob, nullptr);
+    }
+  }
 
   // Stores |content| (a complete RFC 5322 message, CRLF line ends) in |folder|
   // with |flags| and |internal_date|. Returns the new key when the store can

@@ -438,15 +438,12 @@ void Filesystem::LoadFolder(Ino ino) {
     for (const auto& m : messages) {
       if (!m->unreadable && !m->side) ++counts[m->base];
     }
+    std::vector<MessageState*> colliding;
     for (auto& m : messages) {
       if (m->unreadable || m->side || counts[m->base] < 2) continue;
-      try {
-        m->sha256_hex = Sha256HexOfBlob(*FetchServed(folder, *m));
-      } catch (const Error& e) {
-        m->unreadable = true;
-        m->error = e.what();
-      }
+      colliding.push_back(m.get());
     }
+    HashMessages(folder, colliding);
   }
   std::vector<std::pair<Ino, std::string>> gone;
   {
@@ -673,11 +670,61 @@ void Filesystem::EnsureHashes(Ino dir_ino, const std::string& base) {
       if (n->msg->sha256_hex.empty()) todo.emplace_back(dir.F().folder, n->msg);
     }
   }
-  for (auto& [folder, msg] : todo) {
-    std::string h = Sha256HexOfBlob(*FetchServed(folder, *msg));
-    std::lock_guard<std::mutex> lock(mu_);
-    msg->sha256_hex = h;
+  if (todo.empty()) return;
+  std::vector<MessageState*> states;
+  for (auto& [folder, msg] : todo) states.push_back(msg.get());
+  std::vector<std::string> hashes(states.size());
+  HashMessages(todo.front().first, states, &hashes, true);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (std::size_t i = 0; i < states.size(); ++i) states[i]->sha256_hex = hashes[i];
+}
+
+void Filesystem::HashMessages(const FolderId& folder, const std::vector<MessageState*>& msgs,
+                              std::vector<std::string>* out, bool rethrow) {
+  // Messages with their own content (renderings) are hashed from it; the
+  // others are fetched together, in as few round trips as the store allows.
+  std::vector<MessageKey> keys;
+  std::vector<std::size_t> fetched;
+  auto put = [&](std::size_t i, const std::string& hash) {
+    if (out != nullptr) {
+      (*out)[i] = hash;
+    } else {
+      msgs[i]->sha256_hex = hash;
+    }
+  };
+  for (std::size_t i = 0; i < msgs.size(); ++i) {
+    MessageState& m = *msgs[i];
+    if (m.unreadable || m.content) {
+      try {
+        put(i, Sha256HexOfBlob(*FetchServed(folder, m)));
+      } catch (const Error& e) {
+        if (rethrow) throw;
+        m.unreadable = true;
+        m.error = e.what();
+      }
+      continue;
+    }
+    keys.push_back(m.key);
+    fetched.push_back(i);
   }
+  if (keys.empty()) return;
+  backend_->FetchEach(folder, keys, [&](std::size_t k, const BlobPtr& blob, const Error* error) {
+    std::size_t i = fetched[k];
+    if (error == nullptr) {
+      try {
+        put(i, Sha256HexOfBlob(*blob));
+        return;
+      } catch (const Error& e) {
+        if (rethrow) throw;
+        msgs[i]->unreadable = true;
+        msgs[i]->error = e.what();
+        return;
+      }
+    }
+    if (rethrow) throw *error;
+    msgs[i]->unreadable = true;
+    msgs[i]->error = error->what();
+  });
 }
 
 void Filesystem::FlushInvalidations(std::vector<std::pair<Ino, std::string>>& gone) {
@@ -1541,6 +1588,7 @@ std::string Filesystem::MessageIdOf(Ino ino) {
 }
 
 std::string Filesystem::GetXattr(Ino ino, const std::string& name) {
+  if (IsForeignNamespace(name)) throw Error(Errc::kUnsupported, "only user.mail.* attributes are stored");
   if (name == kMessageIdXattr) return MessageIdOf(ino);
   std::lock_guard<std::mutex> lock(mu_);
   Node& node = Get(ino);

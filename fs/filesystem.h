@@ -173,6 +173,13 @@ class Filesystem {
   void EraseNames(Node& dir, Ino ino);
   static bool CollisionOrder(const Node* a, const Node* b);
   void EnsureHashes(Ino dir_ino, const std::string& base);
+  // SHA-256 of the served bytes of |msgs| (of |folder|), fetched together
+  // (Backend::FetchEach). Each hash goes to (*out)[i] when |out| is given,
+  // else to msgs[i]->sha256_hex; a message that cannot be read is marked
+  // unreadable, or its error thrown when |rethrow|. mu_ not held: the
+  // states must not be shared yet, or |out| given.
+  void HashMessages(const FolderId& folder, const std::vector<MessageState*>& msgs,
+                    std::vector<std::string>* out = nullptr, bool rethrow = false);
   void FlushInvalidations(std::vector<std::pair<Ino, std::string>>& gone);
   bool IsDotContext(const Node& dir, const std::string& name) const;  // mu_ held
   void RequireWritable() const;

@@ -281,6 +281,7 @@ class ImapBackend final : public Backend {
   std::vector<FolderInfo> ListFolders(const FolderId& folder) override;
   std::vector<MessageInfo> ListMessages(const FolderId& folder) override;
   BlobPtr Fetch(const FolderId& folder, const MessageKey& key) override;
+  void FetchEach(const FolderId& folder, const std::vector<MessageKey>& keys, const FetchEachFn& each) override;
   std::optional<MessageKey> Append(const FolderId& folder, const Blob& content, const Flags& flags,
                                    std::int64_t internal_date) override;
   void Delete(const FolderId& folder, const MessageKey& key) override;
@@ -312,7 +313,13 @@ class ImapBackend final : public Backend {
   void FetchListing(Session& s, std::uint32_t from_uid, std::vector<CachedMessage>& out);
   std::map<std::uint32_t, Flags> FetchFlags(Session& s, std::uint32_t last_uid);
 
+  // Fetch(); |read_ahead| false fetches |key| alone and reads nothing ahead.
+  BlobPtr FetchOne(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid, bool read_ahead,
+                   const MessageKey& key);
+
   // Content cache.
+  // First 24 hex of SHA-256 of the mailbox name: its files' names in the cache.
+  std::string MailboxHash(const std::string& mailbox) const;
   std::string BodyDir(const std::string& mailbox, std::uint32_t uidvalidity) const;
   std::string BodyPath(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid) const;
   BlobPtr OpenCached(const std::string& path) const;
@@ -346,6 +353,8 @@ class ImapBackend final : public Backend {
 
   ImapOptions options_;
   std::string listing_dir_, body_root_, tmp_dir_;
+  mutable std::mutex hash_mu_;  // leaf
+  mutable std::unordered_map<std::string, std::string> mailbox_hash_;
 
   std::mutex folders_mu_;
   std::vector<MailboxEntry> mailboxes_;
@@ -676,16 +685,18 @@ std::map<std::uint32_t, Flags> ImapBackend::FetchFlags(Session& s, std::uint32_t
 std::vector<MessageInfo> ImapBackend::ListMessages(const FolderId& folder) {
   const std::string& mailbox = folder.value;
   if (mailbox.empty()) return {};
-  std::string path = listing_dir_ + "/" + Sha256Hex(mailbox).substr(0, 24);
+  std::string path = listing_dir_ + "/" + MailboxHash(mailbox);
+  bool unchanged = false;
   CachedListing listing = WithSession(mailbox, true, "listing " + Redacted(mailbox), [&](Session& s) {
     MailboxStatus st = s.Select(mailbox, true);
     std::optional<CachedListing> cached = LoadListing(path);
     CachedListing out;
+    unchanged = false;
     out.uidvalidity = st.uidvalidity;
     out.highestmodseq = st.highestmodseq;
     if (cached && cached->uidvalidity == st.uidvalidity && st.uidvalidity != 0) {
-      bool unchanged = st.highestmodseq != 0 && st.highestmodseq == cached->highestmodseq &&
-                       st.uidnext == cached->uidnext && cached->messages.size() == st.exists;
+      unchanged = st.highestmodseq != 0 && st.highestmodseq == cached->highestmodseq &&
+                  st.uidnext == cached->uidnext && cached->messages.size() == st.exists;
       if (unchanged) {
         out.messages = std::move(cached->messages);
       } else {
@@ -710,7 +721,7 @@ std::vector<MessageInfo> ImapBackend::ListMessages(const FolderId& folder) {
     out.uidnext = next;
     return out;
   });
-  SaveListing(path, listing);
+  if (!unchanged) SaveListing(path, listing);  // else the file says it all already
   std::vector<MessageInfo> infos;
   infos.reserve(listing.messages.size());
   FolderState fresh;
@@ -758,8 +769,15 @@ std::vector<MessageInfo> ImapBackend::ListMessages(const FolderId& folder) {
 
 // ---- Content ----------------------------------------------------------------
 
+std::string ImapBackend::MailboxHash(const std::string& mailbox) const {
+  std::lock_guard<std::mutex> lock(hash_mu_);
+  auto it = mailbox_hash_.find(mailbox);
+  if (it == mailbox_hash_.end()) it = mailbox_hash_.emplace(mailbox, Sha256Hex(mailbox).substr(0, 24)).first;
+  return it->second;
+}
+
 std::string ImapBackend::BodyDir(const std::string& mailbox, std::uint32_t uidvalidity) const {
-  return body_root_ + "/" + Sha256Hex(mailbox).substr(0, 24) + "-" + std::to_string(uidvalidity);
+  return body_root_ + "/" + MailboxHash(mailbox) + "-" + std::to_string(uidvalidity);
 }
 
 std::string ImapBackend::BodyPath(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid) const {
@@ -969,12 +987,16 @@ void ImapBackend::ReadAheadLoop() {
 
 BlobPtr ImapBackend::Fetch(const FolderId& folder, const MessageKey& key) {
   auto [uidvalidity, uid] = ParseKey(key);
-  const std::string& mailbox = folder.value;
+  return FetchOne(folder.value, uidvalidity, uid, true, key);
+}
+
+BlobPtr ImapBackend::FetchOne(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid,
+                              bool read_ahead, const MessageKey& key) {
   std::string path = BodyPath(mailbox, uidvalidity, uid);
   for (int round = 0;; ++round) {
     if (BlobPtr blob = OpenCached(path)) {
       ::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);  // recently used
-      ScheduleReadAhead(mailbox, uidvalidity, uid);
+      if (read_ahead) ScheduleReadAhead(mailbox, uidvalidity, uid);
       return blob;
     }
     std::vector<std::uint32_t> batch;
@@ -988,7 +1010,7 @@ BlobPtr ImapBackend::Fetch(const FolderId& folder, const MessageKey& key) {
         });
         if (round < 3) continue;  // another thread fetched it (or failed)
       }
-      batch = PickBatch(mailbox, uidvalidity, uid, true);
+      if (read_ahead) batch = PickBatch(mailbox, uidvalidity, uid, true);
       if (std::find(batch.begin(), batch.end(), uid) == batch.end()) {
         batch.insert(batch.begin(), uid);
         state_[mailbox].inflight.insert(uid);
@@ -1002,10 +1024,78 @@ BlobPtr ImapBackend::Fetch(const FolderId& folder, const MessageKey& key) {
     }
     FinishBatch(mailbox, batch);
     if (BlobPtr blob = OpenCached(path)) {
-      ScheduleReadAhead(mailbox, uidvalidity, uid);
+      if (read_ahead) ScheduleReadAhead(mailbox, uidvalidity, uid);
       return blob;
     }
     throw Error(Errc::kNotFound, "message " + key.value + " of " + Redacted(mailbox) + " is no longer on the server");
+  }
+}
+
+void ImapBackend::FetchEach(const FolderId& folder, const std::vector<MessageKey>& keys, const FetchEachFn& each) {
+  const std::string& mailbox = folder.value;
+  // The ones neither cached nor coming, per UIDVALIDITY (one, normally),
+  // fetched in pipelined batches before they are handed out one by one.
+  std::map<std::uint32_t, std::vector<std::uint32_t>> todo;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    auto fit = state_.find(mailbox);
+    for (const MessageKey& key : keys) {
+      std::pair<std::uint32_t, std::uint32_t> vu;
+      try {
+        vu = ParseKey(key);
+      } catch (const Error&) {
+        continue;  // reported below
+      }
+      auto [uidvalidity, uid] = vu;
+      if (fit != state_.end() && fit->second.uidvalidity == uidvalidity) {
+        FolderState& fs = fit->second;
+        if (fs.inflight.count(uid) != 0 || IsCached(fs, mailbox, uidvalidity, uid)) continue;
+        fs.inflight.insert(uid);
+      } else {
+        struct stat st;
+        if (::stat(BodyPath(mailbox, uidvalidity, uid).c_str(), &st) == 0) continue;
+        state_[mailbox].inflight.insert(uid);
+        fit = state_.find(mailbox);
+      }
+      todo[uidvalidity].push_back(uid);
+    }
+  }
+  for (auto& [uidvalidity, uids] : todo) {
+    std::size_t i = 0;
+    while (i < uids.size()) {
+      std::vector<std::uint32_t> batch;
+      std::uint64_t bytes = 0;
+      {
+        std::lock_guard<std::mutex> lock(state_mu_);
+        auto fit = state_.find(mailbox);
+        for (; i < uids.size() && batch.size() < kBatchMessages && bytes < kBatchBytes; ++i) {
+          batch.push_back(uids[i]);
+          if (fit != state_.end()) {
+            auto sz = fit->second.sizes.find(uids[i]);
+            if (sz != fit->second.sizes.end()) bytes += sz->second;
+          }
+        }
+      }
+      try {
+        FetchBodies(mailbox, uidvalidity, batch);
+      } catch (const std::exception& e) {
+        // Fetched again one by one below, each failing with its own error.
+        LOG(kDebug) << options_.description << ": FETCH of " << batch.size() << " messages of "
+                    << Redacted(mailbox) << ": " << e.what();
+      }
+      FinishBatch(mailbox, batch);
+    }
+  }
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    BlobPtr blob;
+    try {
+      auto [uidvalidity, uid] = ParseKey(keys[i]);
+      blob = FetchOne(mailbox, uidvalidity, uid, false, keys[i]);
+    } catch (const Error& e) {
+      each(i, nullptr, &e);
+      continue;
+    }
+    each(i, blob, nullptr);
   }
 }
 
@@ -1489,7 +1579,7 @@ void ImapBackend::DeleteFolder(const FolderId& folder) {
     s.ForgetSelection();
     s.Check(mailimap_delete(s.raw(), folder.value.c_str()), "DELETE");
   });
-  ::unlink((listing_dir_ + "/" + Sha256Hex(folder.value).substr(0, 24)).c_str());
+  ::unlink((listing_dir_ + "/" + MailboxHash(folder.value)).c_str());
   RefreshMailboxes(true);
 }
 

@@ -1,13 +1,14 @@
 #include "backends/imap/listing_store.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <string_view>
 
 #include "backends/log.h"
 
@@ -25,10 +26,20 @@ bool NextLine(const std::string& data, std::size_t& pos, std::string& line) {
   return true;
 }
 
+// A decimal number at |pos| of |line|, then one space or the end; false if
+// there is none (or it overflows T).
 template <typename T>
-bool ParseNumber(std::istringstream& in, T& out) {
-  in >> out;
-  return !in.fail();
+bool ParseNumber(std::string_view line, std::size_t& pos, T& out) {
+  const char* begin = line.data() + pos;
+  const char* end = line.data() + line.size();
+  auto [ptr, ec] = std::from_chars(begin, end, out);
+  if (ec != std::errc() || ptr == begin) return false;
+  pos = static_cast<std::size_t>(ptr - line.data());
+  if (pos < line.size()) {
+    if (line[pos] != ' ') return false;
+    ++pos;
+  }
+  return true;
 }
 
 }  // namespace
@@ -56,9 +67,9 @@ std::optional<CachedListing> ParseListing(const std::string& data) {
   CachedListing listing;
   std::size_t count = 0;
   {
-    std::istringstream in(line);
-    if (!ParseNumber(in, listing.uidvalidity) || !ParseNumber(in, listing.uidnext) ||
-        !ParseNumber(in, listing.highestmodseq) || !ParseNumber(in, count)) {
+    std::size_t p = 0;
+    if (!ParseNumber(line, p, listing.uidvalidity) || !ParseNumber(line, p, listing.uidnext) ||
+        !ParseNumber(line, p, listing.highestmodseq) || !ParseNumber(line, p, count)) {
       return std::nullopt;
     }
   }
@@ -67,17 +78,21 @@ std::optional<CachedListing> ParseListing(const std::string& data) {
   std::uint32_t last_uid = 0;
   for (std::size_t i = 0; i < count; ++i) {
     if (!NextLine(data, pos, line)) return std::nullopt;
-    std::istringstream in(line);
     CachedMessage m;
     std::size_t header_bytes = 0;
-    if (!ParseNumber(in, m.uid) || !ParseNumber(in, m.internal_date) || !ParseNumber(in, m.size) ||
-        !ParseNumber(in, header_bytes)) {
+    std::size_t p = 0;
+    if (!ParseNumber(line, p, m.uid) || !ParseNumber(line, p, m.internal_date) || !ParseNumber(line, p, m.size) ||
+        !ParseNumber(line, p, header_bytes)) {
       return std::nullopt;
     }
     if (m.uid <= last_uid) return std::nullopt;
     last_uid = m.uid;
-    std::string flag;
-    while (in >> flag) m.flags.push_back(flag);
+    while (p < line.size()) {
+      std::size_t space = line.find(' ', p);
+      if (space == std::string::npos) space = line.size();
+      if (space > p) m.flags.emplace_back(line, p, space - p);
+      p = space + 1;
+    }
     if (header_bytes > data.size() - pos || data.size() - pos - header_bytes < 1) return std::nullopt;
     m.headers.assign(data, pos, header_bytes);
     pos += header_bytes;
@@ -90,11 +105,25 @@ std::optional<CachedListing> ParseListing(const std::string& data) {
 }
 
 std::optional<CachedListing> LoadListing(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  auto listing = ParseListing(buf.str());
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string data;
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) data.reserve(static_cast<std::size_t>(st.st_size));
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      LOG(kWarning) << "cannot read the listing cache " << path << ": " << std::strerror(errno);
+      ::close(fd);
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  auto listing = ParseListing(data);
   if (!listing) LOG(kWarning) << "ignoring a damaged listing cache file " << path;
   return listing;
 }
