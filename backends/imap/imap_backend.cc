@@ -33,6 +33,7 @@ namespace {
 constexpr std::size_t kBatchMessages = 64;         // messages per read-ahead FETCH
 constexpr std::uint64_t kBatchBytes = 16ull << 20;  // bytes per read-ahead FETCH
 constexpr std::size_t kAheadWindow = 512;           // keep this many following messages fetched
+constexpr std::size_t kForegroundMessages = 8;      // a reader's own FETCH: its message and a few after
 
 std::string ToLowerAscii(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -322,13 +323,13 @@ class ImapBackend final : public Backend {
   std::string MailboxHash(const std::string& mailbox) const;
   std::string BodyDir(const std::string& mailbox, std::uint32_t uidvalidity) const;
   std::string BodyPath(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid) const;
-  BlobPtr OpenCached(const std::string& path) const;
+  BlobPtr OpenCached(const std::string& path, std::int64_t* mtime = nullptr) const;
   // Fetches |uids| of |mailbox| into the cache in one command.
   void FetchBodies(const std::string& mailbox, std::uint32_t uidvalidity, const std::vector<std::uint32_t>& uids);
   // Up to a batch of uncached, not in-flight messages at or after |uid| in
   // listing order, marked in flight. state_mu_ held.
   std::vector<std::uint32_t> PickBatch(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid,
-                                       bool include_self);
+                                       bool include_self, std::size_t max_messages = kBatchMessages);
   void FinishBatch(const std::string& mailbox, const std::vector<std::uint32_t>& uids);
   void ScheduleReadAhead(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid);
   void ReadAheadLoop();
@@ -784,7 +785,7 @@ std::string ImapBackend::BodyPath(const std::string& mailbox, std::uint32_t uidv
   return BodyDir(mailbox, uidvalidity) + "/" + std::to_string(uid);
 }
 
-BlobPtr ImapBackend::OpenCached(const std::string& path) const {
+BlobPtr ImapBackend::OpenCached(const std::string& path, std::int64_t* mtime) const {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return nullptr;
   struct stat st;
@@ -792,6 +793,7 @@ BlobPtr ImapBackend::OpenCached(const std::string& path) const {
     ::close(fd);
     return nullptr;
   }
+  if (mtime != nullptr) *mtime = st.st_mtim.tv_sec;
   std::shared_ptr<int> owner(new int(fd), [](int* p) {
     ::close(*p);
     delete p;
@@ -800,7 +802,7 @@ BlobPtr ImapBackend::OpenCached(const std::string& path) const {
 }
 
 std::vector<std::uint32_t> ImapBackend::PickBatch(const std::string& mailbox, std::uint32_t uidvalidity,
-                                                  std::uint32_t uid, bool include_self) {
+                                                  std::uint32_t uid, bool include_self, std::size_t max_messages) {
   std::vector<std::uint32_t> batch;
   auto fit = state_.find(mailbox);
   if (fit == state_.end() || fit->second.uidvalidity != uidvalidity) {
@@ -816,7 +818,7 @@ std::vector<std::uint32_t> ImapBackend::PickBatch(const std::string& mailbox, st
   std::uint64_t bytes = 0;
   std::size_t i = pos->second + (include_self ? 0 : 1);
   std::size_t looked = 0;
-  for (; i < fs.order.size() && batch.size() < kBatchMessages && bytes < kBatchBytes && looked < 4 * kBatchMessages;
+  for (; i < fs.order.size() && batch.size() < max_messages && bytes < kBatchBytes && looked < 4 * kBatchMessages;
        ++i, ++looked) {
     std::uint32_t u = fs.order[i];
     if (fs.inflight.count(u) != 0) continue;
@@ -893,6 +895,17 @@ void ImapBackend::FetchBodies(const std::string& mailbox, std::uint32_t uidvalid
         throw Error(Errc::kIo, "cannot write the cache file " + final_path + ": " + std::strerror(err));
       }
       total += sink.written;
+      // Readers waiting for this message go on now, not at the end of the
+      // batch: a copy reads each message as soon as it is in.
+      {
+        std::lock_guard<std::mutex> lock(state_mu_);
+        auto fit = state_.find(mailbox);
+        if (fit != state_.end()) {
+          fit->second.inflight.erase(item.uid);
+          if (fit->second.uidvalidity == uidvalidity) fit->second.cached.insert(item.uid);
+        }
+      }
+      inflight_cv_.notify_all();
     };
     mailimap_set_msg_body_handler(s.raw(), OnBodyBytes, &sink);
     try {
@@ -953,15 +966,20 @@ void ImapBackend::ScheduleReadAhead(const std::string& mailbox, std::uint32_t ui
   if (pos == fs.index.end()) return;
   // Workers are asked for more only while some of the next messages are
   // neither cached nor coming; each takes the next uncovered batch.
+  // Idle workers each get a start a batch apart, so that they fetch
+  // side by side from the beginning of a folder.
   std::size_t end = std::min(fs.order.size(), pos->second + 1 + kAheadWindow);
-  for (std::size_t i = pos->second + 1; i < end; ++i) {
+  std::size_t uncovered = 0;
+  for (std::size_t i = pos->second + 1; i < end && ahead_queue_.size() < ahead_threads_.size(); ++i) {
     std::uint32_t u = fs.order[i];
     if (fs.inflight.count(u) != 0 || IsCached(fs, mailbox, uidvalidity, u)) continue;
-    if (ahead_queue_.size() < ahead_threads_.size()) {
-      ahead_queue_.push_back(AheadRequest{mailbox, uidvalidity, u});
-      ahead_cv_.notify_one();
-    }
-    return;
+    if (uncovered++ % kBatchMessages != 0) continue;
+    bool queued = std::any_of(ahead_queue_.begin(), ahead_queue_.end(), [&](const AheadRequest& r) {
+      return r.uid == u && r.mailbox == mailbox;
+    });
+    if (queued) continue;
+    ahead_queue_.push_back(AheadRequest{mailbox, uidvalidity, u});
+    ahead_cv_.notify_one();
   }
 }
 
@@ -994,8 +1012,11 @@ BlobPtr ImapBackend::FetchOne(const std::string& mailbox, std::uint32_t uidvalid
                               bool read_ahead, const MessageKey& key) {
   std::string path = BodyPath(mailbox, uidvalidity, uid);
   for (int round = 0;; ++round) {
-    if (BlobPtr blob = OpenCached(path)) {
-      ::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);  // recently used
+    std::int64_t mtime = 0;
+    if (BlobPtr blob = OpenCached(path, &mtime)) {
+      // Recently used (the cache is pruned oldest first); a file touched
+      // within the hour is left alone, which saves a metadata write per read.
+      if (mtime < static_cast<std::int64_t>(::time(nullptr)) - 3600) ::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);
       if (read_ahead) ScheduleReadAhead(mailbox, uidvalidity, uid);
       return blob;
     }
@@ -1010,12 +1031,14 @@ BlobPtr ImapBackend::FetchOne(const std::string& mailbox, std::uint32_t uidvalid
         });
         if (round < 3) continue;  // another thread fetched it (or failed)
       }
-      if (read_ahead) batch = PickBatch(mailbox, uidvalidity, uid, true);
+      if (read_ahead) batch = PickBatch(mailbox, uidvalidity, uid, true, kForegroundMessages);
       if (std::find(batch.begin(), batch.end(), uid) == batch.end()) {
         batch.insert(batch.begin(), uid);
         state_[mailbox].inflight.insert(uid);
       }
     }
+    // The workers start on what follows while this thread fetches its few.
+    if (read_ahead) ScheduleReadAhead(mailbox, uidvalidity, uid);
     try {
       FetchBodies(mailbox, uidvalidity, batch);
     } catch (...) {
