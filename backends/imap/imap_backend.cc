@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <deque>
@@ -206,44 +208,30 @@ void RunUidFetch(Session& s, mailimap_set* set, mailimap_fetch_type* type, Fetch
 }
 
 // Body streaming for BODY.PEEK[]: libetpan hands each literal's bytes to
-// OnBodyBytes as they arrive; they go to a temporary file that OnBodyDone
-// (the message's FETCH item complete, its UID known) renames into the cache.
+// OnBodyBytes as they arrive; they are appended to the FETCH command's pack
+// file, one file for the whole batch: creating a file costs more than
+// writing a small message to one.
+//
+// Pack file: the bodies back to back, then an index of text lines
+// "<uid> <offset> <length>\n", then a 24-byte footer: "mfspack1" and the
+// index's offset as 16 hex digits. Written under tmp/, renamed into the
+// mailbox's cache folder as pack-<first uid>-<random> when the FETCH ends
+// (complete or not: what arrived is kept); messages are served from the
+// open file before that.
+constexpr char kPackMagic[] = "mfspack1";
+constexpr std::size_t kPackFooter = 24;
+
 struct BodySink {
-  std::string tmp_dir;
   int fd = -1;
-  std::string tmp_path;
-  std::uint64_t written = 0;
+  std::uint64_t size = 0;   // bytes written so far
+  std::uint64_t start = 0;  // where the message being received began
   bool write_failed = false;
   int write_errno = 0;
-
-  bool Open() {
-    if (fd >= 0) return true;
-    char name[] = "fetch.XXXXXX";
-    tmp_path = tmp_dir + "/" + name;
-    std::vector<char> buf(tmp_path.begin(), tmp_path.end());
-    buf.push_back('\0');
-    fd = ::mkstemp(buf.data());
-    if (fd < 0) {
-      write_failed = true;
-      write_errno = errno;
-      return false;
-    }
-    tmp_path = buf.data();
-    written = 0;
-    return true;
-  }
-  void Discard() {
-    if (fd >= 0) {
-      ::close(fd);
-      ::unlink(tmp_path.c_str());
-      fd = -1;
-    }
-  }
 };
 
 bool OnBodyBytes(int, mailimap_msg_att_body_section*, const char* bytes, size_t length, void* context) {
   auto* sink = static_cast<BodySink*>(context);
-  if (!sink->Open()) return false;
+  if (sink->write_failed) return false;
   while (length > 0) {
     ssize_t n = ::write(sink->fd, bytes, length);
     if (n < 0 && errno == EINTR) continue;
@@ -254,9 +242,69 @@ bool OnBodyBytes(int, mailimap_msg_att_body_section*, const char* bytes, size_t 
     }
     bytes += n;
     length -= static_cast<std::size_t>(n);
-    sink->written += static_cast<std::uint64_t>(n);
+    sink->size += static_cast<std::uint64_t>(n);
   }
   return true;
+}
+
+bool WriteAllFd(int fd, const std::string& data) {
+  for (std::size_t done = 0; done < data.size();) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+struct PackEntry {
+  std::uint32_t uid;
+  std::uint64_t offset;
+  std::uint64_t length;
+};
+
+// The index of the pack file |path|; empty if it is not a complete pack.
+std::vector<PackEntry> ReadPackIndex(const std::string& path) {
+  std::vector<PackEntry> out;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  struct stat st;
+  char footer[kPackFooter];
+  std::string index;
+  bool ok = ::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) >= kPackFooter &&
+            ::pread(fd, footer, kPackFooter, st.st_size - static_cast<off_t>(kPackFooter)) ==
+                static_cast<ssize_t>(kPackFooter) &&
+            std::memcmp(footer, kPackMagic, 8) == 0;
+  std::uint64_t index_at = 0;
+  std::uint64_t index_end = ok ? static_cast<std::uint64_t>(st.st_size) - kPackFooter : 0;
+  if (ok) {
+    auto [ptr, ec] = std::from_chars(footer + 8, footer + kPackFooter, index_at, 16);
+    ok = ec == std::errc() && ptr == footer + kPackFooter && index_at <= index_end;
+  }
+  if (ok) {
+    index.resize(index_end - index_at);
+    ok = ::pread(fd, index.data(), index.size(), static_cast<off_t>(index_at)) == static_cast<ssize_t>(index.size());
+  }
+  ::close(fd);
+  if (!ok) return out;
+  std::size_t pos = 0;
+  while (pos < index.size()) {
+    std::size_t nl = index.find('\n', pos);
+    if (nl == std::string::npos) return {};
+    PackEntry e{};
+    const char* p = index.data() + pos;
+    const char* end = index.data() + nl;
+    auto r1 = std::from_chars(p, end, e.uid);
+    if (r1.ec != std::errc() || r1.ptr == end || *r1.ptr != ' ') return {};
+    auto r2 = std::from_chars(r1.ptr + 1, end, e.offset);
+    if (r2.ec != std::errc() || r2.ptr == end || *r2.ptr != ' ') return {};
+    auto r3 = std::from_chars(r2.ptr + 1, end, e.length);
+    if (r3.ec != std::errc() || r3.ptr != end) return {};
+    if (e.uid == 0 || e.offset > index_at || e.length > index_at - e.offset) return {};
+    out.push_back(e);
+    pos = nl + 1;
+  }
+  return out;
 }
 
 bool IsSpecialUse(const std::string& flag) {
@@ -318,7 +366,21 @@ class ImapBackend final : public Backend {
   BlobPtr FetchOne(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid, bool read_ahead,
                    const MessageKey& key);
 
-  // Content cache.
+  // Content cache: pack files (one per FETCH of bodies) and, for messages
+  // this mount stored or moved, one file per message named by its UID.
+  struct Pack {
+    std::string path;
+    std::shared_ptr<int> fd;  // while it is being written; then opened by name
+  };
+  struct PackedBody {
+    std::shared_ptr<Pack> pack;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+  };
+  // Reads the indexes of the mailbox's pack files once. state_mu_ held.
+  void ScanPacks(const std::string& mailbox, std::uint32_t uidvalidity);
+  // The message from a pack file; null if none holds it.
+  BlobPtr OpenPacked(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid);
   // First 24 hex of SHA-256 of the mailbox name: its files' names in the cache.
   std::string MailboxHash(const std::string& mailbox) const;
   std::string BodyDir(const std::string& mailbox, std::uint32_t uidvalidity) const;
@@ -351,6 +413,8 @@ class ImapBackend final : public Backend {
   std::string JoinName(const std::string& parent, const std::string& name);
   void ForgetSelections();
   void CacheBody(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid, const std::string& bytes);
+  // Removes a message's body from the cache (its UID is gone).
+  void DropCached(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid);
 
   ImapOptions options_;
   std::string listing_dir_, body_root_, tmp_dir_;
@@ -369,7 +433,8 @@ class ImapBackend final : public Backend {
     std::unordered_map<std::uint32_t, std::size_t> index;  // uid -> position in order
     std::unordered_map<std::uint32_t, std::uint64_t> sizes;
     std::unordered_set<std::uint32_t> inflight;
-    std::unordered_set<std::uint32_t> cached;  // seen in the cache (saves a stat per look)
+    std::unordered_set<std::uint32_t> cached;  // in the cache (saves a stat per look)
+    bool scanned = false;  // |cached| was filled from the cache folder: what it lacks is not cached
   };
   std::mutex state_mu_;
   std::condition_variable inflight_cv_;
@@ -378,6 +443,9 @@ class ImapBackend final : public Backend {
   bool IsCached(FolderState& fs, const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid) const;
   std::uint64_t cache_bytes_ = 0;
   bool pruning_ = false;
+  // Packed bodies by (mailbox, UIDVALIDITY) and UID; guarded by state_mu_.
+  std::map<std::pair<std::string, std::uint32_t>, std::unordered_map<std::uint32_t, PackedBody>> packed_;
+  std::set<std::pair<std::string, std::uint32_t>> packs_scanned_;
 
   struct AheadRequest {
     std::string mailbox;
@@ -758,11 +826,40 @@ std::vector<MessageInfo> ImapBackend::ListMessages(const FolderId& folder) {
     info.size = m.size;
     infos.push_back(std::move(info));
   }
+  bool scan;
   {
     std::lock_guard<std::mutex> lock(state_mu_);
+    auto fit = state_.find(mailbox);
+    scan = fit == state_.end() || fit->second.uidvalidity != fresh.uidvalidity || !fit->second.scanned;
+  }
+  // What the cache holds, from one read of its folder (not a stat per
+  // message later).
+  std::unordered_set<std::uint32_t> on_disk;
+  if (scan) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(BodyDir(mailbox, fresh.uidvalidity), ec)) {
+      const std::string name = e.path().filename().string();
+      std::uint32_t uid = 0;
+      auto [ptr, err] = std::from_chars(name.data(), name.data() + name.size(), uid);
+      if (err == std::errc() && ptr == name.data() + name.size() && uid != 0) on_disk.insert(uid);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    if (scan) {
+      ScanPacks(mailbox, fresh.uidvalidity);
+      for (const auto& [uid, body] : packed_[{mailbox, fresh.uidvalidity}]) on_disk.insert(uid);
+    }
     FolderState& fs = state_[mailbox];
     fresh.inflight = std::move(fs.inflight);
-    if (fs.uidvalidity == fresh.uidvalidity) fresh.cached = std::move(fs.cached);
+    if (fs.uidvalidity == fresh.uidvalidity) {
+      fresh.cached = std::move(fs.cached);
+      fresh.scanned = fs.scanned;
+    }
+    if (scan) {
+      fresh.cached.insert(on_disk.begin(), on_disk.end());
+      fresh.scanned = true;
+    }
     fs = std::move(fresh);
   }
   return infos;
@@ -833,6 +930,14 @@ std::vector<std::uint32_t> ImapBackend::PickBatch(const std::string& mailbox, st
 bool ImapBackend::IsCached(FolderState& fs, const std::string& mailbox, std::uint32_t uidvalidity,
                            std::uint32_t uid) const {
   if (fs.cached.count(uid) != 0) return true;
+  // A file pruned since is fetched again when read; this only steers
+  // read-ahead.
+  if (fs.scanned && fs.uidvalidity == uidvalidity) return false;
+  auto pit = packed_.find({mailbox, uidvalidity});
+  if (pit != packed_.end() && pit->second.count(uid) != 0) {
+    fs.cached.insert(uid);
+    return true;
+  }
   struct stat st;
   if (::stat(BodyPath(mailbox, uidvalidity, uid).c_str(), &st) != 0) return false;
   fs.cached.insert(uid);
@@ -867,38 +972,46 @@ void ImapBackend::FetchBodies(const std::string& mailbox, std::uint32_t uidvalid
     mailimap_fetch_type_new_fetch_att_list_add(type.get(),
                                                mailimap_fetch_att_new_body_peek_section(mailimap_section_new(nullptr)));
     SetPtr set = UidSet(uids);
+
+    std::string tmp = tmp_dir_ + "/pack.XXXXXX";
+    std::vector<char> name(tmp.begin(), tmp.end());
+    name.push_back('\0');
+    int fd = ::mkstemp(name.data());
+    if (fd < 0) {
+      int err = errno;
+      throw Error(err == ENOSPC ? Errc::kNoSpace : Errc::kIo,
+                  "cannot create a cache file in " + tmp_dir_ + ": " + std::strerror(err));
+    }
+    tmp = name.data();
+    auto pack = std::make_shared<Pack>();
+    pack->fd = std::shared_ptr<int>(new int(fd), [](int* p) {
+      ::close(*p);
+      delete p;
+    });
+    pack->path = dir + "/pack-" + std::to_string(uids.empty() ? 0 : uids.front()) + "-" +
+                 tmp.substr(tmp.size() - 6);
     BodySink sink;
-    sink.tmp_dir = tmp_dir_;
-    std::uint64_t total = 0;
+    sink.fd = fd;
+    std::vector<PackEntry> entries;
     FetchRun run;
     run.on_item = [&](const mailimap_msg_att* att) {
       FetchedItem item = ReadMsgAtt(att);
       if (sink.write_failed) {
         int err = sink.write_errno;
-        sink.Discard();
         throw Error(err == ENOSPC ? Errc::kNoSpace : Errc::kIo,
-                    "cannot write the cache file in " + tmp_dir_ + ": " + std::strerror(err));
+                    "cannot write the cache file " + tmp + ": " + std::strerror(err));
       }
-      if (item.uid == 0) {
-        sink.Discard();
-        return;
-      }
-      if (!sink.Open()) {
-        throw Error(Errc::kIo, "cannot create a cache file in " + tmp_dir_ + ": " + std::strerror(sink.write_errno));
-      }
-      std::string final_path = dir + "/" + std::to_string(item.uid);
-      ::close(sink.fd);
-      sink.fd = -1;
-      if (::rename(sink.tmp_path.c_str(), final_path.c_str()) != 0) {
-        int err = errno;
-        ::unlink(sink.tmp_path.c_str());
-        throw Error(Errc::kIo, "cannot write the cache file " + final_path + ": " + std::strerror(err));
-      }
-      total += sink.written;
+      std::uint64_t start = sink.start;
+      sink.start = sink.size;
+      // Only an item with the body (not, say, a flag change the server
+      // reports meanwhile) is a message's bytes.
+      if (item.uid == 0 || !item.header_fields) return;
+      entries.push_back(PackEntry{item.uid, start, sink.size - start});
       // Readers waiting for this message go on now, not at the end of the
       // batch: a copy reads each message as soon as it is in.
       {
         std::lock_guard<std::mutex> lock(state_mu_);
+        packed_[{mailbox, uidvalidity}][item.uid] = PackedBody{pack, start, sink.size - start};
         auto fit = state_.find(mailbox);
         if (fit != state_.end()) {
           fit->second.inflight.erase(item.uid);
@@ -907,19 +1020,99 @@ void ImapBackend::FetchBodies(const std::string& mailbox, std::uint32_t uidvalid
       }
       inflight_cv_.notify_all();
     };
+    // Keeps what arrived (also when the command failed half way): the index,
+    // the footer, then the file under its name in the cache folder.
+    auto finish = [&]() {
+      bool ok = !entries.empty() && !sink.write_failed;
+      if (ok) {
+        std::string index;
+        for (const PackEntry& e : entries) {
+          index += std::to_string(e.uid) + " " + std::to_string(e.offset) + " " + std::to_string(e.length) + "\n";
+        }
+        char footer[kPackFooter + 1];
+        std::snprintf(footer, sizeof footer, "%s%016llx", kPackMagic, static_cast<unsigned long long>(sink.size));
+        index.append(footer, kPackFooter);
+        ok = WriteAllFd(fd, index) && ::rename(tmp.c_str(), pack->path.c_str()) == 0;
+      }
+      if (!ok) ::unlink(tmp.c_str());
+      std::lock_guard<std::mutex> lock(state_mu_);
+      if (!ok) {
+        // Its messages are fetched again when read (the blobs already
+        // handed out keep the file open).
+        auto& index = packed_[{mailbox, uidvalidity}];
+        for (const PackEntry& e : entries) {
+          auto it = index.find(e.uid);
+          if (it != index.end() && it->second.pack == pack) index.erase(it);
+        }
+      }
+      pack->fd.reset();  // opened by name from now on
+    };
     mailimap_set_msg_body_handler(s.raw(), OnBodyBytes, &sink);
     try {
       RunUidFetch(s, set.get(), type.get(), run, "FETCH");
     } catch (...) {
       mailimap_set_msg_body_handler(s.raw(), nullptr, nullptr);
-      sink.Discard();
+      finish();
       throw;
     }
     mailimap_set_msg_body_handler(s.raw(), nullptr, nullptr);
-    sink.Discard();
-    return total;
+    finish();
+    return sink.size;
   });
   AccountCache(added);
+}
+
+void ImapBackend::ScanPacks(const std::string& mailbox, std::uint32_t uidvalidity) {
+  auto key = std::make_pair(mailbox, uidvalidity);
+  if (packs_scanned_.count(key) != 0) return;
+  packs_scanned_.insert(key);
+  auto& index = packed_[key];
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(BodyDir(mailbox, uidvalidity), ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("pack-", 0) != 0) continue;
+    auto pack = std::make_shared<Pack>();
+    pack->path = e.path().string();
+    for (const PackEntry& pe : ReadPackIndex(pack->path)) {
+      index.emplace(pe.uid, PackedBody{pack, pe.offset, pe.length});  // a fetch in progress wins
+    }
+  }
+}
+
+BlobPtr ImapBackend::OpenPacked(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid) {
+  PackedBody body;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    ScanPacks(mailbox, uidvalidity);
+    auto pit = packed_.find({mailbox, uidvalidity});
+    if (pit == packed_.end()) return nullptr;
+    auto it = pit->second.find(uid);
+    if (it == pit->second.end()) return nullptr;
+    body = it->second;
+  }
+  std::shared_ptr<int> owner = body.pack->fd;
+  if (!owner) {
+    int fd = ::open(body.pack->path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      // Pruned: fetched again.
+      std::lock_guard<std::mutex> lock(state_mu_);
+      auto pit = packed_.find({mailbox, uidvalidity});
+      if (pit != packed_.end()) pit->second.erase(uid);
+      return nullptr;
+    }
+    owner = std::shared_ptr<int>(new int(fd), [](int* p) {
+      ::close(*p);
+      delete p;
+    });
+    struct stat st;
+    // Recently used (the cache is pruned oldest first); touched at most
+    // hourly, which saves a metadata write per read.
+    if (::fstat(fd, &st) == 0 && st.st_mtim.tv_sec < static_cast<std::int64_t>(::time(nullptr)) - 3600) {
+      ::futimens(fd, nullptr);
+    }
+  }
+  int fd = *owner;
+  return std::make_shared<FileRangeBlob>(owner, fd, body.offset, body.length, body.pack->path);
 }
 
 void ImapBackend::AccountCache(std::uint64_t bytes) {
@@ -955,6 +1148,13 @@ void ImapBackend::PruneCache() {
   std::lock_guard<std::mutex> lock(state_mu_);
   cache_bytes_ = total;
   pruning_ = false;
+  for (auto& [mailbox, fs] : state_) {
+    // Some of the files remembered are gone: look at the disk again.
+    fs.cached.clear();
+    fs.scanned = false;
+  }
+  packed_.clear();  // fetches in progress still hand out their own messages
+  packs_scanned_.clear();
 }
 
 void ImapBackend::ScheduleReadAhead(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid) {
@@ -1012,6 +1212,10 @@ BlobPtr ImapBackend::FetchOne(const std::string& mailbox, std::uint32_t uidvalid
                               bool read_ahead, const MessageKey& key) {
   std::string path = BodyPath(mailbox, uidvalidity, uid);
   for (int round = 0;; ++round) {
+    if (BlobPtr blob = OpenPacked(mailbox, uidvalidity, uid)) {
+      if (read_ahead) ScheduleReadAhead(mailbox, uidvalidity, uid);
+      return blob;
+    }
     std::int64_t mtime = 0;
     if (BlobPtr blob = OpenCached(path, &mtime)) {
       // Recently used (the cache is pruned oldest first); a file touched
@@ -1046,7 +1250,9 @@ BlobPtr ImapBackend::FetchOne(const std::string& mailbox, std::uint32_t uidvalid
       throw;
     }
     FinishBatch(mailbox, batch);
-    if (BlobPtr blob = OpenCached(path)) {
+    BlobPtr blob = OpenPacked(mailbox, uidvalidity, uid);
+    if (!blob) blob = OpenCached(path);
+    if (blob) {
       if (read_ahead) ScheduleReadAhead(mailbox, uidvalidity, uid);
       return blob;
     }
@@ -1077,6 +1283,8 @@ void ImapBackend::FetchEach(const FolderId& folder, const std::vector<MessageKey
       } else {
         struct stat st;
         if (::stat(BodyPath(mailbox, uidvalidity, uid).c_str(), &st) == 0) continue;
+        ScanPacks(mailbox, uidvalidity);
+        if (packed_[{mailbox, uidvalidity}].count(uid) != 0) continue;
         state_[mailbox].inflight.insert(uid);
         fit = state_.find(mailbox);
       }
@@ -1227,6 +1435,15 @@ void ImapBackend::ExpungeUid(Session& s, std::uint32_t uid) {
   s.Check(mailimap_uid_expunge(s.raw(), set.get()), "UID EXPUNGE");
 }
 
+void ImapBackend::DropCached(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid) {
+  ::unlink(BodyPath(mailbox, uidvalidity, uid).c_str());
+  std::lock_guard<std::mutex> lock(state_mu_);
+  auto fit = state_.find(mailbox);
+  if (fit != state_.end() && fit->second.uidvalidity == uidvalidity) fit->second.cached.erase(uid);
+  auto pit = packed_.find({mailbox, uidvalidity});
+  if (pit != packed_.end()) pit->second.erase(uid);  // its bytes stay in the pack until it is pruned
+}
+
 void ImapBackend::CacheBody(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid,
                             const std::string& bytes) {
   std::string dir = BodyDir(mailbox, uidvalidity);
@@ -1249,6 +1466,11 @@ void ImapBackend::CacheBody(const std::string& mailbox, std::uint32_t uidvalidit
   if (!ok || ::rename(tmp.c_str(), BodyPath(mailbox, uidvalidity, uid).c_str()) != 0) {
     ::unlink(tmp.c_str());
     return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    auto fit = state_.find(mailbox);
+    if (fit != state_.end() && fit->second.uidvalidity == uidvalidity) fit->second.cached.insert(uid);
   }
   AccountCache(bytes.size());
 }
@@ -1415,7 +1637,7 @@ void ImapBackend::Delete(const FolderId& folder, const MessageKey& key) {
     SelectSame(s, folder.value, uidvalidity);
     ExpungeUid(s, uid);
   });
-  ::unlink(BodyPath(folder.value, uidvalidity, uid).c_str());
+  DropCached(folder.value, uidvalidity, uid);
 }
 
 std::optional<MessageKey> ImapBackend::Move(const FolderId& from, const MessageKey& key, const FolderId& to) {
@@ -1445,12 +1667,17 @@ std::optional<MessageKey> ImapBackend::Move(const FolderId& from, const MessageK
   });
   std::string old_path = BodyPath(from.value, uidvalidity, uid);
   if (new_validity == 0 || new_uid == 0) {
-    ::unlink(old_path.c_str());
+    DropCached(from.value, uidvalidity, uid);
     return std::nullopt;
   }
   std::error_code ec;
   std::filesystem::create_directories(BodyDir(to.value, new_validity), ec);
-  if (::rename(old_path.c_str(), BodyPath(to.value, new_validity, new_uid).c_str()) != 0) ::unlink(old_path.c_str());
+  if (::rename(old_path.c_str(), BodyPath(to.value, new_validity, new_uid).c_str()) == 0) {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    auto fit = state_.find(to.value);
+    if (fit != state_.end() && fit->second.uidvalidity == new_validity) fit->second.cached.insert(new_uid);
+  }
+  DropCached(from.value, uidvalidity, uid);
   return MessageKey{MessageKeyOf(new_validity, new_uid)};
 }
 
@@ -1503,7 +1730,7 @@ MessageKey ImapBackend::SetInternalDate(const FolderId& folder, const MessageKey
     SelectSame(s, folder.value, uidvalidity);
     ExpungeUid(s, uid);
   });
-  ::unlink(BodyPath(folder.value, uidvalidity, uid).c_str());
+  DropCached(folder.value, uidvalidity, uid);
   return MessageKey{MessageKeyOf(new_validity, new_uid)};
 }
 
