@@ -1626,7 +1626,9 @@ std::optional<MessageKey> ImapBackend::Append(const FolderId& folder, const Blob
   std::uint32_t uidvalidity = 0;
   std::uint32_t uid = AppendChecked(folder.value, bytes, flags, internal_date, &uidvalidity);
   if (uid == 0 || uidvalidity == 0) return std::nullopt;  // no APPENDUID: fs/ lists the folder again
-  CacheBody(folder.value, uidvalidity, uid, bytes);
+  // Not put in the content cache: a copy into the mount seldom reads back
+  // what it wrote, and a cache file per message stored cost more than the
+  // APPEND itself on a busy disk. A read fetches it like any other.
   return MessageKey{MessageKeyOf(uidvalidity, uid)};
 }
 

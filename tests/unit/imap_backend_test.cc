@@ -384,6 +384,60 @@ TEST_F(ImapBackendTest, RemountListsFromTheCacheWithoutFetching) {
   EXPECT_EQ(server_.Count("UID FETCH"), fetches + 2);
 }
 
+TEST_F(ImapBackendTest, FetchedBodiesAreServedFromTheCacheAfterARemount) {
+  {
+    auto b = OpenImapAccount(Options());
+    auto msgs = b->ListMessages(FolderId{"INBOX"});
+    ASSERT_EQ(msgs.size(), 2u);
+    EXPECT_EQ(ReadAll(*b->Fetch(FolderId{"INBOX"}, msgs[0].key)), kMsg1);
+    EXPECT_EQ(ReadAll(*b->Fetch(FolderId{"INBOX"}, msgs[1].key)), kMsg2);
+  }
+  int fetches = server_.Count("UID FETCH");
+  auto b = OpenImapAccount(Options());
+  auto msgs = b->ListMessages(FolderId{"INBOX"});
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_EQ(ReadAll(*b->Fetch(FolderId{"INBOX"}, msgs[1].key)), kMsg2);
+  EXPECT_EQ(ReadAll(*b->Fetch(FolderId{"INBOX"}, msgs[0].key)), kMsg1);
+  EXPECT_EQ(server_.Count("UID FETCH"), fetches);
+  // A damaged pack is not believed: its messages are fetched again.
+  for (const auto& e : std::filesystem::recursive_directory_iterator(cache_)) {
+    if (e.path().filename().string().rfind("pack-", 0) == 0) std::filesystem::resize_file(e.path(), 10);
+  }
+  auto again = OpenImapAccount(Options());
+  msgs = again->ListMessages(FolderId{"INBOX"});
+  EXPECT_EQ(ReadAll(*again->Fetch(FolderId{"INBOX"}, msgs[0].key)), kMsg1);
+  EXPECT_GT(server_.Count("UID FETCH"), fetches);
+}
+
+TEST_F(ImapBackendTest, FetchEachFetchesTheseMessagesOnly) {
+  auto b = OpenImapAccount(Options());
+  auto msgs = b->ListMessages(FolderId{"INBOX"});
+  ASSERT_EQ(msgs.size(), 2u);
+  int fetches = server_.Count("UID FETCH");
+  std::vector<std::string> got;
+  b->FetchEach(FolderId{"INBOX"}, {msgs[1].key}, [&](std::size_t i, const BlobPtr& blob, const Error* error) {
+    EXPECT_EQ(i, 0u);
+    ASSERT_EQ(error, nullptr);
+    got.push_back(ReadAll(*blob));
+  });
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], kMsg2);
+  EXPECT_EQ(server_.Count("UID FETCH"), fetches + 1);
+  // Nothing was read ahead: the other message needs a FETCH of its own.
+  EXPECT_EQ(ReadAll(*b->Fetch(FolderId{"INBOX"}, msgs[0].key)), kMsg1);
+  EXPECT_EQ(server_.Count("UID FETCH"), fetches + 2);
+  // A key that names nothing comes back with its error.
+  int errors = 0;
+  b->FetchEach(FolderId{"INBOX"}, {MessageKey{"imap:77/99"}, MessageKey{"bogus"}},
+               [&](std::size_t, const BlobPtr& blob, const Error* error) {
+                 EXPECT_EQ(blob, nullptr);
+                 ASSERT_NE(error, nullptr);
+                 EXPECT_EQ(error->code(), Errc::kNotFound);
+                 ++errors;
+               });
+  EXPECT_EQ(errors, 2);
+}
+
 TEST_F(ImapBackendTest, RefusalsMapToCodes) {
   auto b = OpenImapAccount(Options());
   try {
