@@ -369,8 +369,8 @@ class ImapBackend final : public Backend {
   // Content cache: pack files (one per FETCH of bodies) and, for messages
   // this mount stored or moved, one file per message named by its UID.
   struct Pack {
-    std::string path;
-    std::shared_ptr<int> fd;  // while it is being written; then opened by name
+    std::string path;          // set once
+    std::shared_ptr<int> fd;  // while it is being written, then null (opened by name); state_mu_
   };
   struct PackedBody {
     std::shared_ptr<Pack> pack;
@@ -1081,6 +1081,7 @@ void ImapBackend::ScanPacks(const std::string& mailbox, std::uint32_t uidvalidit
 
 BlobPtr ImapBackend::OpenPacked(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t uid) {
   PackedBody body;
+  std::shared_ptr<int> owner;
   {
     std::lock_guard<std::mutex> lock(state_mu_);
     ScanPacks(mailbox, uidvalidity);
@@ -1089,8 +1090,8 @@ BlobPtr ImapBackend::OpenPacked(const std::string& mailbox, std::uint32_t uidval
     auto it = pit->second.find(uid);
     if (it == pit->second.end()) return nullptr;
     body = it->second;
+    owner = body.pack->fd;  // reset under state_mu_ when the pack is complete
   }
-  std::shared_ptr<int> owner = body.pack->fd;
   if (!owner) {
     int fd = ::open(body.pack->path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
