@@ -1,6 +1,7 @@
 #include "fs/staging.h"
 
 #include <fcntl.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -173,6 +174,12 @@ PreparedMessage PrepareForCommit(const BlobPtr& staged, const std::string& dir, 
           invalid_reason = first_line ? "it does not start with a header field"
                                       : "a header line is neither a field nor a continuation";
         }
+      }
+      // "BEGIN:VCARD", "BEGIN:VCALENDAR": a contact or calendar file (an
+      // extract's address book, say) looks like header fields but is no
+      // message; said as such rather than as an incomplete one.
+      if (first_line && body.size() >= 6 && ::strncasecmp(body.data(), "BEGIN:", 6) == 0) {
+        invalid_reason = "it is a vCard or iCalendar object (" + std::string(body.substr(0, 64)) + "), not a message";
       }
       first_line = false;
       header_block.append(body);

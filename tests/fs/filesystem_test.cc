@@ -144,6 +144,22 @@ TEST_F(FilesystemTest, NotAMessageIsInvalid) {
   }
 }
 
+TEST_F(FilesystemTest, VcardIsNotAMessage) {
+  Ino inbox = MakeFolder(kRootIno, "INBOX");
+  auto c = fs_->Create(inbox, "Personal Address Book.vcf", O_WRONLY | O_CREAT);
+  std::string s = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Ann\r\nEMAIL:ann@example.com\r\nEND:VCARD\r\n";
+  fs_->Write(c.fh, 0, s.data(), s.size());
+  try {
+    fs_->Flush(c.fh);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kInvalid);
+    EXPECT_NE(std::string(e.what()).find("vCard or iCalendar"), std::string::npos) << e.what();
+  }
+  fs_->Release(c.fh);
+  EXPECT_EQ(mem_->MessageCount(FolderId{"/INBOX"}), 0u);
+}
+
 TEST_F(FilesystemTest, RsyncTempFileCommitsAtRename) {
   Ino inbox = MakeFolder(kRootIno, "INBOX");
   std::string final_name = ExpectedName(kMsg, 1041422400);
