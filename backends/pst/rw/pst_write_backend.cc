@@ -84,12 +84,17 @@ bool FileExists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
+// Commits between two checkpoints of the AMap (ndb_file.h, point 3): two
+// fdatasyncs per commit, one more at most this often and at unmount.
+constexpr std::uint32_t kCheckpointMs = 1000;
+
 class PstWriteBackend final : public Backend {
  public:
   PstWriteBackend(const std::string& path, const PstWriteOptions& options) : path_(path) {
     if (options.create) {
       if (FileExists(path)) throw Error(Errc::kExists, path + ": file exists (create never overwrites; use rw)");
       file_ = NdbFile::Create(path);
+      file_->set_checkpoint_interval(kCheckpointMs);
       try {
         store_ = std::make_unique<PstStore>(*file_);
         store_->CreateSkeleton();
@@ -252,6 +257,8 @@ class PstWriteBackend final : public Backend {
   void Close() override {
     std::lock_guard<std::mutex> lock(mu_);
     if (broken_) throw Error(Errc::kIo, Describe() + ": the file could not be reopened after a failed commit");
+    // Leave the AMap valid (fAMapValid = 2) behind the last commits.
+    file_->Checkpoint();
   }
 
  private:
@@ -260,6 +267,7 @@ class PstWriteBackend final : public Backend {
     store_.reset();
     file_.reset();
     file_ = NdbFile::Open(path_, /*writable=*/true);
+    file_->set_checkpoint_interval(kCheckpointMs);
     store_ = std::make_unique<PstStore>(*file_);
     store_->OpenExisting();
     // OpenExisting may add mailfs's named properties to the map.

@@ -109,6 +109,13 @@ class PageTree {
     orphans_.clear();
   }
 
+  // Calls f(ib) for every page location that Promote() would release.
+  template <typename F>
+  void ForEachReleased(F&& f) const {
+    ReleasedIn(*root_, f);
+    for (std::uint64_t ib : orphans_) f(ib);
+  }
+
   // The commit failed: forget the locations it chose.
   void Abandon() { AbandonIn(*root_); }
 
@@ -220,6 +227,13 @@ class PageTree {
     p.ib = p.new_ib;
     p.new_bid = p.new_ib = 0;
     p.dirty = false;
+  }
+
+  template <typename F>
+  static void ReleasedIn(const Page& p, F& f) {
+    if (!p.dirty) return;
+    for (const auto& c : p.children) ReleasedIn(*c, f);
+    if (p.ib != 0) f(p.ib);
   }
 
   static void AbandonIn(Page& p) {

@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <type_traits>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <tuple>
 #include <utility>
 
 #include "backends/error.h"
@@ -32,7 +34,14 @@ namespace {
 constexpr int kMaxTreeDepth = 16;
 constexpr int kMaxNesting = 64;
 constexpr std::size_t kMaxPendingWrite = 8u << 20;
+constexpr std::uint64_t kBlockCacheBytes = 32u << 20;
 constexpr std::uint64_t kMaxNodeBytes = 0xFFFFFFFFull;  // lcbTotal is 32 bits
+
+std::int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 constexpr CrashPoint kAllCrashPoints[] = {
     CrashPoint::kBeforeDataWrite,   CrashPoint::kMidDataWrite,     CrashPoint::kBeforeDataSync,
@@ -178,6 +187,11 @@ std::unique_ptr<NdbFile> NdbFile::Open(const std::string& path, bool writable) {
   f->LoadHeader();
   f->LoadTrees();
   f->BuildAllocationMap();
+  f->disk_amap_valid_ =
+      static_cast<std::uint8_t>(f->header_[ndb::hdr::kAMapValid]) == ndb::kAMapValid2;
+  f->disk_amap_current_ = f->disk_amap_valid_ &&
+                          std::find(f->amap_dirty_.begin(), f->amap_dirty_.end(), true) == f->amap_dirty_.end();
+  f->last_checkpoint_ms_ = NowMs();
   if (writable) {
     ArmFromEnvironment(&f->env_crash_point_, &f->env_crash_count_);
     // A tail past ibFileEof is what an interrupted commit left behind.
@@ -193,6 +207,17 @@ std::unique_ptr<NdbFile> NdbFile::Open(const std::string& path, bool writable) {
 }
 
 NdbFile::~NdbFile() {
+  // A writer with a checkpoint interval leaves the AMap valid behind it,
+  // unless a failed commit left the disk in doubt (the next Open() decides).
+  if (fd_ >= 0 && writable_ && checkpoint_ms_ != 0 && !header_uncertain_ &&
+      (!disk_amap_valid_ || !scrub_.empty())) {
+    try {
+      CheckpointOrThrow();
+      Sync();
+    } catch (const Error& e) {
+      LOG(kWarning) << path_ << ": AMap left flagged for rebuilding: " << e.what();
+    }
+  }
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -343,6 +368,7 @@ void NdbFile::LoadTrees() {
 void NdbFile::BuildAllocationMap() {
   used_.assign(ranges_, std::vector<std::uint8_t>(496, 0));
   free_units_.assign(ranges_, static_cast<std::uint32_t>(ndb::kUnitsPerRange));
+  max_run_.assign(ranges_, static_cast<std::uint32_t>(ndb::kUnitsPerRange));
   amap_dirty_.assign(ranges_, false);
   const std::uint64_t eof = ndb::RangeStart(ranges_);
   auto mark = [&](std::uint64_t ib, std::uint64_t bytes, const std::string& what) {
@@ -582,6 +608,7 @@ void NdbFile::MarkUnits(std::uint64_t ib, std::uint64_t bytes, bool used) {
     if (((byte & mask) != 0) == used) continue;
     byte = static_cast<std::uint8_t>(used ? (byte | mask) : (byte & ~mask));
     free_units_[r] = used ? free_units_[r] - 1 : free_units_[r] + 1;
+    if (!used) max_run_[r] = static_cast<std::uint32_t>(ndb::kUnitsPerRange);
     amap_dirty_[r] = true;
   }
 }
@@ -590,6 +617,7 @@ void NdbFile::AddRange() {
   const std::uint64_t r = ranges_++;
   used_.emplace_back(496, 0);
   free_units_.push_back(static_cast<std::uint32_t>(ndb::kUnitsPerRange));
+  max_run_.push_back(static_cast<std::uint32_t>(ndb::kUnitsPerRange));
   amap_dirty_.push_back(true);
   MarkUnits(ndb::RangeStart(r), ndb::MapPagesInRange(r) * ndb::kPageSize, true);
   const std::uint64_t size = ndb::RangeStart(ranges_);
@@ -604,27 +632,44 @@ void NdbFile::AddRange() {
 
 std::uint64_t NdbFile::Allocate(std::uint64_t bytes, std::uint64_t align) {
   const std::uint64_t units = bytes / 64, step = align / 64;
+  auto aligned = [&](std::uint64_t u) { return (u + step - 1) / step * step; };
   for (std::uint64_t r = cursor_range_;; ++r) {
     if (r == ranges_) AddRange();
-    std::uint64_t i = r == cursor_range_ ? cursor_unit_ : 0;
-    if (free_units_[r] >= units) {
-      const auto& bits = used_[r];
-      auto used = [&](std::uint64_t u) { return (bits[u / 8] & (0x80u >> (u % 8))) != 0; };
-      i = (i + step - 1) / step * step;
-      while (i + units <= ndb::kUnitsPerRange) {
-        std::uint64_t j = 0;
-        while (j < units && !used(i + j)) ++j;
-        if (j == units) {
-          const std::uint64_t ib = ndb::RangeStart(r) + i * 64;
-          MarkUnits(ib, bytes, true);
-          tentative_.emplace_back(ib, bytes);
-          cursor_range_ = r;
-          cursor_unit_ = i + units;
-          return ib;
-        }
-        i = (i + j + 1 + step - 1) / step * step;
+    if (free_units_[r] < units || max_run_[r] < units) continue;
+    const std::uint64_t from = r == cursor_range_ ? cursor_unit_ : 0;
+    const auto& bits = used_[r];
+    // First fit: walk the free runs; whole bytes at a time where possible.
+    std::uint64_t u = from, run_start = from, longest = 0;
+    while (u < ndb::kUnitsPerRange) {
+      const std::uint8_t byte = bits[u / 8];
+      std::uint64_t next;
+      if (u % 8 == 0 && byte == 0xFF) {
+        u += 8;
+        run_start = u;
+        continue;
       }
+      if (u % 8 == 0 && byte == 0) {
+        next = u + 8;
+      } else if ((byte & (0x80u >> (u % 8))) != 0) {
+        ++u;
+        run_start = u;
+        continue;
+      } else {
+        next = u + 1;
+      }
+      longest = std::max(longest, next - run_start);
+      const std::uint64_t at = aligned(run_start);
+      if (next >= at + units) {
+        const std::uint64_t ib = ndb::RangeStart(r) + at * 64;
+        MarkUnits(ib, bytes, true);
+        tentative_.emplace_back(ib, bytes);
+        cursor_range_ = r;
+        cursor_unit_ = at + units;
+        return ib;
+      }
+      u = next;
     }
+    if (from == 0) max_run_[r] = static_cast<std::uint32_t>(longest);
   }
 }
 
@@ -703,6 +748,8 @@ void NdbFile::Sync() {
 std::uint64_t NdbFile::WriteBlock(std::string payload, bool internal) {
   const std::uint64_t bid = bid_next_b_ | (internal ? 2u : 0u);
   bid_next_b_ += 4;
+  ++blocks_written_;
+  if (cache_writes_) CacheBlock(bid, payload);
   const auto cb = static_cast<std::uint16_t>(payload.size());
   if (!internal) {
     ndb::EncodeBlock(crypt_, bid, reinterpret_cast<std::uint8_t*>(payload.data()), payload.size());
@@ -736,14 +783,132 @@ std::string XBlock(std::uint8_t level, const std::vector<std::uint64_t>& bids, s
 
 }  // namespace
 
-std::uint64_t NdbFile::WriteDataTree(const std::vector<std::string>& blocks) {
+// ---------------------------------------------------------------------------
+// Reuse of unchanged blocks
+
+void NdbFile::CacheBlock(std::uint64_t bid, const std::string& payload) {
+  bid &= ~1ull;
+  DropCachedBlock(bid);
+  if (payload.size() > kBlockCacheBytes / 4) return;
+  while (cache_bytes_ + payload.size() > kBlockCacheBytes && !cache_lru_.empty()) {
+    auto oldest = cache_lru_.begin();
+    DropCachedBlock(oldest->second);
+  }
+  const std::uint64_t tick = ++cache_tick_;
+  block_cache_[bid] = CachedPayload{payload, tick};
+  cache_lru_[tick] = bid;
+  cache_bytes_ += payload.size();
+}
+
+void NdbFile::DropCachedBlock(std::uint64_t bid) {
+  auto it = block_cache_.find(bid & ~1ull);
+  if (it == block_cache_.end()) return;
+  cache_bytes_ -= it->second.bytes.size();
+  cache_lru_.erase(it->second.tick);
+  block_cache_.erase(it);
+}
+
+const std::string* NdbFile::CachedBlock(std::uint64_t bid) {
+  bid &= ~1ull;
+  if (auto it = block_cache_.find(bid); it != block_cache_.end()) {
+    cache_lru_.erase(it->second.tick);
+    it->second.tick = ++cache_tick_;
+    cache_lru_[it->second.tick] = bid;
+    return &it->second.bytes;
+  }
+  std::string payload;
+  try {
+    payload = ReadBlock(bid);
+  } catch (const Error&) {
+    return nullptr;  // a damaged old block is simply not reused
+  }
+  CacheBlock(bid, payload);
+  auto it = block_cache_.find(bid);
+  return it == block_cache_.end() ? nullptr : &it->second.bytes;
+}
+
+void NdbFile::AddRef(std::uint64_t bid) { ++extra_refs_[bid & ~1ull]; }
+
+std::uint64_t NdbFile::PutBlock(std::string payload, bool internal, std::uint64_t old_bid) {
+  if (old_bid != 0 && ndb::IsInternalBid(old_bid) == internal) {
+    const BbtLeaf* leaf = bbt_.Find(old_bid & ~1ull);
+    if (leaf != nullptr && leaf->cb == payload.size()) {
+      const std::string* old = CachedBlock(old_bid);
+      if (old != nullptr && *old == payload) {
+        AddRef(old_bid);
+        return old_bid;
+      }
+    }
+  }
+  return WriteBlock(std::move(payload), internal);
+}
+
+namespace {
+
+// Entries of an internal block (XBLOCK: BIDs; SLBLOCK: nid, data, sub;
+// SIBLOCK: nid, child), or nothing if |b| is not such a block.
+struct InternalEntry {
+  std::uint64_t a = 0, b = 0, c = 0;
+};
+bool ParseInternal(const std::string& b, std::uint8_t btype, std::uint8_t* level,
+                   std::vector<InternalEntry>* out) {
+  const auto* p = reinterpret_cast<const std::uint8_t*>(b.data());
+  if (b.size() < 8 || p[0] != btype) return false;
+  *level = p[1];
+  const std::size_t n = Get16(p + 2);
+  const std::size_t esize = btype == ndb::kBtypeXBlock ? 8 : (p[1] == 0 ? 24 : 16);
+  if (8 + esize * n > b.size()) return false;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint8_t* e = p + 8 + esize * i;
+    InternalEntry x;
+    x.a = Get64(e);
+    if (esize >= 16) x.b = Get64(e + 8);
+    if (esize == 24) x.c = Get64(e + 16);
+    out->push_back(x);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::uint64_t NdbFile::WriteDataTree(const std::vector<std::string>& blocks, std::uint64_t old) {
   if (blocks.empty()) return 0;
+  // The old tree's data blocks and XBLOCKs by position (for reuse).
+  std::vector<std::uint64_t> old_data, old_x;
+  std::uint64_t old_xx = 0;
+  if (old != 0 && !ndb::IsInternalBid(old)) {
+    old_data.push_back(old);
+  } else if (old != 0) {
+    std::uint8_t level = 0;
+    std::vector<InternalEntry> top;
+    const std::string* root = CachedBlock(old);
+    if (root != nullptr && ParseInternal(*root, ndb::kBtypeXBlock, &level, &top)) {
+      if (level == 1) {
+        old_x.push_back(old);
+        for (const auto& e : top) old_data.push_back(e.a);
+      } else if (level == 2) {
+        old_xx = old;
+        for (const auto& e : top) {
+          old_x.push_back(e.a);
+          std::uint8_t sub_level = 0;
+          std::vector<InternalEntry> children;
+          const std::string* x = CachedBlock(e.a);
+          if (x == nullptr || !ParseInternal(*x, ndb::kBtypeXBlock, &sub_level, &children) || sub_level != 1) {
+            old_data.clear();  // damaged: no reuse of the rest
+            break;
+          }
+          for (const auto& c : children) old_data.push_back(c.a);
+        }
+      }
+    }
+  }
+  auto old_at = [](const std::vector<std::uint64_t>& v, std::size_t i) { return i < v.size() ? v[i] : 0; };
   std::vector<std::uint64_t> bids;
   std::vector<std::uint64_t> sizes;
   bids.reserve(blocks.size());
-  for (const auto& b : blocks) {
-    bids.push_back(WriteBlock(b, false));
-    sizes.push_back(b.size());
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    bids.push_back(PutBlock(blocks[i], false, old_at(old_data, i)));
+    sizes.push_back(blocks[i].size());
   }
   if (bids.size() == 1) return bids.front();
   auto sum = [&](std::size_t from, std::size_t to) {
@@ -752,17 +917,48 @@ std::uint64_t NdbFile::WriteDataTree(const std::vector<std::string>& blocks) {
     return static_cast<std::uint32_t>(s);
   };
   const std::size_t per = ndb::kXBlockMaxEntries;
-  if (bids.size() <= per) return WriteBlock(XBlock(1, bids, 0, bids.size(), sum(0, bids.size())), true);
+  if (bids.size() <= per) {
+    return PutBlock(XBlock(1, bids, 0, bids.size(), sum(0, bids.size())), true, old_at(old_x, 0));
+  }
   std::vector<std::uint64_t> xbids;
   for (std::size_t at = 0; at < bids.size(); at += per) {
     const std::size_t to = std::min(bids.size(), at + per);
-    xbids.push_back(WriteBlock(XBlock(1, bids, at, to, sum(at, to)), true));
+    xbids.push_back(PutBlock(XBlock(1, bids, at, to, sum(at, to)), true, old_at(old_x, at / per)));
   }
-  return WriteBlock(XBlock(2, xbids, 0, xbids.size(), sum(0, bids.size())), true);
+  return PutBlock(XBlock(2, xbids, 0, xbids.size(), sum(0, bids.size())), true, old_xx);
 }
 
-std::uint64_t NdbFile::WriteSubnodes(const std::map<std::uint32_t, NodeContent>& subnodes) {
+std::uint64_t NdbFile::WriteSubnodes(const std::map<std::uint32_t, NodeContent>& subnodes,
+                                     std::uint64_t old) {
   if (subnodes.empty()) return 0;
+  // The old subnode tree: each subnode's trees, and the SLBLOCKs (and
+  // SIBLOCK) by position.
+  std::map<std::uint32_t, std::pair<std::uint64_t, std::uint64_t>> old_nodes;
+  std::vector<std::uint64_t> old_sl;
+  std::uint64_t old_si = 0;
+  if (old != 0 && ndb::IsInternalBid(old)) {
+    std::uint8_t level = 0;
+    std::vector<InternalEntry> top;
+    const std::string* root = CachedBlock(old);
+    auto take_sl = [&](std::uint64_t bid, const std::vector<InternalEntry>& entries) {
+      old_sl.push_back(bid);
+      for (const auto& e : entries) old_nodes[static_cast<std::uint32_t>(e.a)] = {e.b, e.c};
+    };
+    if (root != nullptr && ParseInternal(*root, ndb::kBtypeSBlock, &level, &top)) {
+      if (level == 0) {
+        take_sl(old, top);
+      } else if (level == 1) {
+        old_si = old;
+        for (const auto& e : top) {
+          std::uint8_t sub_level = 0;
+          std::vector<InternalEntry> entries;
+          const std::string* sl = CachedBlock(e.b);
+          if (sl == nullptr || !ParseInternal(*sl, ndb::kBtypeSBlock, &sub_level, &entries) || sub_level != 0) break;
+          take_sl(e.b, entries);
+        }
+      }
+    }
+  }
   struct Entry {
     std::uint32_t nid;
     std::uint64_t data, sub;
@@ -770,11 +966,13 @@ std::uint64_t NdbFile::WriteSubnodes(const std::map<std::uint32_t, NodeContent>&
   std::vector<Entry> entries;
   entries.reserve(subnodes.size());
   for (const auto& [nid, c] : subnodes) {
-    const std::uint64_t data = WriteDataTree(c.blocks);
-    const std::uint64_t sub = WriteSubnodes(c.subnodes);
+    std::uint64_t old_data = 0, old_sub = 0;
+    if (auto it = old_nodes.find(nid); it != old_nodes.end()) std::tie(old_data, old_sub) = it->second;
+    const std::uint64_t data = WriteDataTree(c.blocks, old_data);
+    const std::uint64_t sub = WriteSubnodes(c.subnodes, old_sub);
     entries.push_back({nid, data, sub});
   }
-  auto sl_block = [&](std::size_t from, std::size_t to) {
+  auto sl_block = [&](std::size_t from, std::size_t to, std::uint64_t old_bid) {
     std::string b(8 + 24 * (to - from), '\0');
     auto* p = reinterpret_cast<std::uint8_t*>(b.data());
     p[0] = ndb::kBtypeSBlock;
@@ -786,24 +984,24 @@ std::uint64_t NdbFile::WriteSubnodes(const std::map<std::uint32_t, NodeContent>&
       Put64(e + 8, entries[i].data);
       Put64(e + 16, entries[i].sub);
     }
-    return WriteBlock(std::move(b), true);
+    return PutBlock(std::move(b), true, old_bid);
   };
   const std::size_t per = ndb::kSlBlockMaxEntries;
-  if (entries.size() <= per) return sl_block(0, entries.size());
+  if (entries.size() <= per) return sl_block(0, entries.size(), old_sl.size() == 1 && old_si == 0 ? old_sl[0] : 0);
   std::string si(8, '\0');
   auto* p = reinterpret_cast<std::uint8_t*>(si.data());
   p[0] = ndb::kBtypeSBlock;
   p[1] = 1;
   std::uint16_t n = 0;
   for (std::size_t at = 0; at < entries.size(); at += per, ++n) {
-    const std::uint64_t bid = sl_block(at, std::min(entries.size(), at + per));
+    const std::uint64_t bid = sl_block(at, std::min(entries.size(), at + per), n < old_sl.size() ? old_sl[n] : 0);
     std::uint8_t e[16];
     Put64(e, entries[at].nid);
     Put64(e + 8, bid);
     si.append(reinterpret_cast<const char*>(e), sizeof e);
   }
   Put16(reinterpret_cast<std::uint8_t*>(si.data()) + 2, n);
-  return WriteBlock(std::move(si), true);
+  return PutBlock(std::move(si), true, old_si);
 }
 
 void NdbFile::Release(std::uint64_t bid, int depth) {
@@ -812,6 +1010,11 @@ void NdbFile::Release(std::uint64_t bid, int depth) {
   if (found == nullptr) {
     LOG(kWarning) << path_ << ": dropping a reference to block " << Hex(bid)
                   << ", which is not in the BBT";
+    return;
+  }
+  if (auto extra = extra_refs_.find(bid & ~1ull); extra != extra_refs_.end()) {
+    // The new tree names this block again: the reference moves over.
+    if (--extra->second == 0) extra_refs_.erase(extra);
     return;
   }
   BbtLeaf leaf = *found;
@@ -846,6 +1049,7 @@ void NdbFile::Release(std::uint64_t bid, int depth) {
     }
   }
   bbt_.Erase(leaf.key);
+  DropCachedBlock(leaf.key);
   freed_.emplace_back(leaf.ib, ndb::BlockDiskSize(leaf.cb));
 }
 
@@ -898,7 +1102,7 @@ void NdbFile::WriteTreePages(ndb::PageTree<Leaf>& tree, std::uint8_t ptype) {
   });
 }
 
-std::string NdbFile::BuildHeader(std::uint8_t amap_valid) const {
+std::string NdbFile::BuildHeader(std::uint8_t amap_valid, std::uint64_t free_bytes) const {
   std::string h = header_;
   auto* p = reinterpret_cast<std::uint8_t*>(h.data());
   Put64(p + ndb::hdr::kBidNextP, bid_next_p_);
@@ -906,7 +1110,7 @@ std::string NdbFile::BuildHeader(std::uint8_t amap_valid) const {
   for (std::size_t i = 0; i < 32; ++i) Put32(p + ndb::hdr::kRgnid + 4 * i, rgnid_[i]);
   Put64(p + ndb::hdr::kFileEof, ndb::RangeStart(ranges_));
   Put64(p + ndb::hdr::kAMapLast, ndb::RangeStart(ranges_ - 1));
-  Put64(p + ndb::hdr::kAMapFree, FreeBytes());
+  Put64(p + ndb::hdr::kAMapFree, free_bytes);
   Put64(p + ndb::hdr::kNbtBid, nbt_.RootBid());
   Put64(p + ndb::hdr::kNbtIb, nbt_.RootIb());
   Put64(p + ndb::hdr::kBbtBid, bbt_.RootBid());
@@ -924,35 +1128,87 @@ void NdbFile::RollBack() {
   }
   tentative_.clear();
   freed_.clear();
+  extra_refs_.clear();
   ranges_ = committed_ranges_;
   used_.resize(ranges_);
   free_units_.resize(ranges_);
+  max_run_.resize(ranges_);
   amap_dirty_.resize(ranges_);
   cursor_range_ = cursor_unit_ = 0;
+  block_cache_.clear();
+  cache_lru_.clear();
+  cache_bytes_ = 0;
   if (ranges_ > 0) LoadTrees();
+}
+
+std::string NdbFile::AMapPageWithout(
+    std::uint64_t range, const std::vector<std::pair<std::uint64_t, std::uint64_t>>& released) const {
+  std::string page(ndb::kPageSize, '\0');
+  auto* p = reinterpret_cast<std::uint8_t*>(page.data());
+  std::memcpy(p, used_[range].data(), 496);
+  const std::uint64_t first = range * ndb::kUnitsPerRange;
+  for (const auto& [ib, bytes] : released) {
+    const std::uint64_t from = (ib - ndb::kFirstAMap) / 64, to = (ib + bytes - ndb::kFirstAMap + 63) / 64;
+    for (std::uint64_t unit = std::max(from, first); unit < std::min(to, first + ndb::kUnitsPerRange); ++unit) {
+      const std::uint64_t u = unit - first;
+      p[u / 8] = static_cast<std::uint8_t>(p[u / 8] & ~(0x80u >> (u % 8)));
+    }
+  }
+  ndb::SealMapPage(p, ndb::kPageAMap, ndb::RangeStart(range));
+  return page;
+}
+
+void NdbFile::WriteDList() {
+  std::string dlist(ndb::kPageSize, '\0');
+  ndb::SealPage(reinterpret_cast<std::uint8_t*>(dlist.data()), ndb::kPageDList, ndb::kDListOffset,
+                bid_next_p_);
+  WriteAt(ndb::kDListOffset, dlist);
+}
+
+void NdbFile::WriteScrub() {
+  // Zero what earlier commits released: deleted data is gone for good, and
+  // readers that scan free space for lost items (pffexport -m all) find no
+  // stale pages or blocks. Only space no committed tree names is touched.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> scrub;
+  scrub.swap(scrub_);
+  std::sort(scrub.begin(), scrub.end());
+  for (const auto& [ib, bytes] : scrub) WriteAt(ib, std::string(bytes, '\0'));
 }
 
 void NdbFile::Commit() {
   if (!writable_) throw Error(Errc::kReadOnly, path_ + ": opened read-only");
-  const bool amap_work = std::find(amap_dirty_.begin(), amap_dirty_.end(), true) != amap_dirty_.end();
-  if (staged_.empty() && !counters_dirty_ && !bbt_.dirty() && !nbt_.dirty() && !amap_work) return;
+  if (staged_.empty() && !counters_dirty_ && !bbt_.dirty() && !nbt_.dirty()) {
+    const bool amap_work = std::find(amap_dirty_.begin(), amap_dirty_.end(), true) != amap_dirty_.end();
+    if (checkpoint_ms_ == 0 && (amap_work || !disk_amap_valid_ || !scrub_.empty())) CheckpointOrThrow();
+    return;
+  }
   CommitOrThrow();
+  if (checkpoint_ms_ == 0 || NowMs() - last_checkpoint_ms_ >= checkpoint_ms_) CheckpointOrThrow();
+}
+
+void NdbFile::Checkpoint() {
+  if (!writable_) throw Error(Errc::kReadOnly, path_ + ": opened read-only");
+  if (header_uncertain_) return;
+  CheckpointOrThrow();
 }
 
 void NdbFile::CommitOrThrow() {
   // Phase 1: everything new goes to space the committed state does not use.
   std::string header;
+  bool amap_written = false;
   try {
     cursor_range_ = cursor_unit_ = 0;
     while (cursor_range_ < ranges_ && free_units_[cursor_range_] == 0) ++cursor_range_;
     Crash(CrashPoint::kBeforeDataWrite);
     data_phase_ = true;
+    WriteScrub();
     for (const auto& [nid, staged] : staged_) {
       std::optional<NbtLeaf> old;
       if (const NbtLeaf* e = nbt_.Find(nid)) old = *e;
+      cache_writes_ = old.has_value();
       if (staged) {
-        const std::uint64_t data = WriteDataTree(staged->content.blocks);
-        const std::uint64_t sub = WriteSubnodes(staged->content.subnodes);
+        const std::uint64_t data = WriteDataTree(staged->content.blocks, old ? old->bid_data : 0);
+        const std::uint64_t sub = WriteSubnodes(staged->content.subnodes, old ? old->bid_sub : 0);
         nbt_.Upsert(NbtLeaf{nid, data, sub, staged->parent});
       } else {
         nbt_.Erase(nid);
@@ -961,7 +1217,17 @@ void NdbFile::CommitOrThrow() {
         Release(old->bid_data, 0);
         Release(old->bid_sub, 0);
       }
+      cache_writes_ = false;
     }
+    // Blocks named by the new trees and not released by the old ones.
+    for (const auto& [bid, n] : extra_refs_) {
+      if (const BbtLeaf* found = bbt_.Find(bid)) {
+        BbtLeaf leaf = *found;
+        leaf.cref = static_cast<std::uint16_t>(std::min<std::uint32_t>(0xFFFF, leaf.cref + n));
+        bbt_.Upsert(leaf);
+      }
+    }
+    extra_refs_.clear();
     WriteTreePages(nbt_, ndb::kPageNbt);
     WriteTreePages(bbt_, ndb::kPageBbt);
     // Map pages of new AMap ranges (beyond the committed end of file).
@@ -978,6 +1244,24 @@ void NdbFile::CommitOrThrow() {
       if (ndb::RangeHasFMap(r)) filled(ndb::kPageFMap);
       if (ndb::RangeHasFPMap(r)) filled(ndb::kPageFPMap);
     }
+    // What this commit releases once its header is durable.
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> released = freed_;
+    auto release_page = [&](std::uint64_t ib) { released.emplace_back(ib, ndb::kPageSize); };
+    nbt_.ForEachReleased(release_page);
+    bbt_.ForEachReleased(release_page);
+    std::uint64_t free_after = FreeBytes();
+    for (const auto& r : released) free_after += r.second;
+    // While the durable header says fAMapValid = 0 the AMap may change: it
+    // goes out with the data, describing the state this commit makes.
+    if (!disk_amap_valid_) {
+      std::vector<bool> touched = amap_dirty_;
+      for (const auto& [ib, bytes] : released) touched[(ib - ndb::kFirstAMap) / ndb::kAMapRange] = true;
+      amap_written = true;
+      for (std::uint64_t r = 0; r < ranges_; ++r) {
+        if (touched[r]) WriteAt(ndb::RangeStart(r), AMapPageWithout(r, released));
+      }
+      WriteDList();
+    }
     FlushWrites();
     data_phase_ = false;
     Crash(CrashPoint::kBeforeDataSync);
@@ -985,22 +1269,32 @@ void NdbFile::CommitOrThrow() {
     Crash(CrashPoint::kBeforeHeader);
     // Phase 2: the commit point.
     ++unique_;
-    header = BuildHeader(0);
+    header = BuildHeader(0, free_after);
     data_phase_ = false;
+    header_uncertain_ = true;
     WriteHeader(header);
     Crash(CrashPoint::kBeforeHeaderSync);
     Sync();
+    header_uncertain_ = false;
   } catch (...) {
     data_phase_ = false;
+    cache_writes_ = false;
+    if (amap_written) {
+      // The AMap pages on disk may now describe neither state.
+      std::fill(amap_dirty_.begin(), amap_dirty_.end(), true);
+      disk_amap_current_ = false;
+    }
     try {
       RollBack();
     } catch (const Error& e) {
       LOG(kError) << "cannot return to the last commit of " << path_ << ": " << e.what();
     }
+    if (amap_written) std::fill(amap_dirty_.begin(), amap_dirty_.end(), true);
     throw;
   }
   // Committed: the old locations are free from now on.
   header_ = header;
+  disk_amap_valid_ = false;
   committed_ranges_ = ranges_;
   tentative_.clear();
   staged_.clear();
@@ -1009,36 +1303,63 @@ void NdbFile::CommitOrThrow() {
   nbt_.Promote(release_page);
   bbt_.Promote(release_page);
   for (const auto& [ib, bytes] : freed_) MarkUnits(ib, bytes, false);
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> scrub;
-  scrub.swap(freed_);
-  std::sort(scrub.begin(), scrub.end());
+  scrub_.insert(scrub_.end(), freed_.begin(), freed_.end());
+  freed_.clear();
+  if (amap_written) {
+    std::fill(amap_dirty_.begin(), amap_dirty_.end(), false);
+    disk_amap_current_ = true;
+  } else {
+    disk_amap_current_ = false;
+  }
+}
 
-  // Phase 3: AMap and density list in place, then the header again with
-  // fAMapValid = 2. A failure here leaves a valid file flagged "rebuild AMap".
-  try {
-    Crash(CrashPoint::kBeforeAMapWrite);
-    // Zero what the commit released: deleted data is gone for good, and
-    // readers that scan free space for lost items (pffexport -m all) find
-    // no stale pages or blocks.
-    for (const auto& [ib, bytes] : scrub) WriteAt(ib, std::string(bytes, '\0'));
-    for (std::uint64_t r = 0; r < ranges_; ++r) {
-      if (amap_dirty_[r]) WriteAt(ndb::RangeStart(r), AMapPage(r));
+void NdbFile::CheckpointOrThrow() {
+  const bool amap_work = std::find(amap_dirty_.begin(), amap_dirty_.end(), true) != amap_dirty_.end();
+  if (disk_amap_valid_ && !amap_work) {
+    if (!scrub_.empty()) {
+      WriteScrub();
+      FlushWrites();
     }
-    std::string dlist(ndb::kPageSize, '\0');
-    ndb::SealPage(reinterpret_cast<std::uint8_t*>(dlist.data()), ndb::kPageDList,
-                  ndb::kDListOffset, bid_next_p_);
-    WriteAt(ndb::kDListOffset, dlist);
-    FlushWrites();
-    Sync();
+    return;
+  }
+  try {
+    if (disk_amap_valid_) {
+      // AMap pages that disagree with a header calling them valid (a file
+      // from another producer): flag them invalid before touching them.
+      ++unique_;
+      header_uncertain_ = true;
+      WriteHeader(BuildHeader(0, FreeBytes()));
+      Sync();
+      header_uncertain_ = false;
+      disk_amap_valid_ = false;
+    }
+    // Phase 3: AMap and density list in place, then the header again with
+    // fAMapValid = 2. A failure here leaves a valid file flagged "rebuild AMap".
+    Crash(CrashPoint::kBeforeAMapWrite);
+    WriteScrub();
+    if (amap_work || !disk_amap_current_) {
+      for (std::uint64_t r = 0; r < ranges_; ++r) {
+        if (amap_dirty_[r] || !disk_amap_current_) WriteAt(ndb::RangeStart(r), AMapPage(r));
+      }
+      WriteDList();
+      FlushWrites();
+      Sync();
+    } else {
+      FlushWrites();
+    }
+    disk_amap_current_ = true;
+    std::fill(amap_dirty_.begin(), amap_dirty_.end(), false);
     Crash(CrashPoint::kBeforeFinalHeader);
     ++unique_;
-    header = BuildHeader(ndb::kAMapValid2);
+    const std::string header = BuildHeader(ndb::kAMapValid2, FreeBytes());
+    disk_amap_valid_ = true;  // from the pwrite on, assume the flag may be on disk
     WriteHeader(header);
     header_ = header;
-    std::fill(amap_dirty_.begin(), amap_dirty_.end(), false);
+    last_checkpoint_ms_ = NowMs();
   } catch (...) {
     pending_.clear();
     std::fill(amap_dirty_.begin(), amap_dirty_.end(), true);
+    disk_amap_current_ = false;
     throw;
   }
 }

@@ -22,25 +22,45 @@
 //     commit is durable, so the committed trees stay intact on disk
 //     throughout. When the file grows, the new AMap ranges (AMap, PMap, FMap,
 //     FPMap pages) are written beyond the committed ibFileEof; readers of the
-//     old header never look there.
-//  2. fsync, then the header. The header is the only commit point: it names
-//     the new BBT/NBT roots, counters and file size. It is 564 bytes inside
-//     the first 4 KiB page and written by one pwrite, so a killed process
-//     cannot leave half of it (the kernel copies it whole into the page
-//     cache), and it carries both CRCs so a torn sector after power loss is
-//     detectable.
-//  3. The AMap is the one structure updated in place. The commit header is
-//     therefore written with fAMapValid = 0 ("AMap not valid, rebuild it",
-//     §2.6.1) and fsync'ed before any AMap page changes; then the AMap pages
-//     and the density list are rewritten, fsync'ed, and the header is written
-//     a second time with fAMapValid = 2 and the matching cbAMapFree. A crash
-//     in between leaves the new state with an AMap flagged invalid — Outlook
-//     rebuilds it, the readers ignore it, mailfs-pstcheck skips the AMap
-//     comparison, and Open() rebuilds it in memory from the trees.
-//     Space the commit released is zeroed in this phase too (after the
-//     commit point, so only unreferenced bytes are touched).
+//     old header never look there. A block whose bytes a rewritten node keeps
+//     unchanged is not copied: the new tree names the old BID and its
+//     reference count is raised before the old tree's references are dropped,
+//     so the block is never unreferenced and never written in place.
+//  2. fdatasync, then the header. The header is the only commit point: it
+//     names the new BBT/NBT roots, counters and file size. It is 564 bytes
+//     inside the first 4 KiB page and written by one pwrite, so a killed
+//     process cannot leave half of it (the kernel copies it whole into the
+//     page cache), and it carries both CRCs so a torn sector after power loss
+//     is detectable. The first fdatasync orders everything the new header
+//     names before the header; the second makes the header itself durable,
+//     which close() needs (design §6). Two per commit is the least these two
+//     duties allow: the data cannot share the header's fdatasync, because
+//     after power loss the header could be on disk and a block it names not.
+//  3. The AMap (and the density list) is the one structure updated in place,
+//     so it may only change while the durable header says fAMapValid = 0
+//     ("AMap not valid, rebuild it", §2.6.1). Every commit header is written
+//     with fAMapValid = 0. While the durable header already says 0, a commit
+//     rewrites the AMap pages that changed — describing the state it is
+//     committing, with the space it releases marked free — together with its
+//     data, before the first fdatasync; a crash at any point leaves a header
+//     with fAMapValid = 0 above AMap pages of any age, which is allowed.
+//     While the durable header says 2 (after a checkpoint), the commit leaves
+//     the AMap alone; its header (fAMapValid = 0, fdatasync'ed) is what
+//     allows the next writes to the AMap.
+//     Checkpoint() returns to fAMapValid = 2: it writes the AMap pages the
+//     durable header's state needs (if not already there), fdatasyncs, and
+//     writes the header again with fAMapValid = 2 and the matching
+//     cbAMapFree. Outlook rebuilds an AMap flagged invalid, the readers ignore
+//     it, mailfs-pstcheck skips the AMap comparison, and Open() rebuilds it in
+//     memory from the trees. By default Commit() ends with a checkpoint (three
+//     fdatasyncs, the AMap always valid between commits); a writer with a
+//     checkpoint interval (set_checkpoint_interval) checkpoints at most that
+//     often and on destruction, two fdatasyncs per commit in between.
+//  4. Space a commit released is zeroed after its header is durable (only
+//     unreferenced bytes are touched): by the next commit, with its data, or
+//     by the next checkpoint, whichever comes first.
 //  So after a crash the file shows either the previous commit (any crash
-//  before the first header write of step 2 completes) or the new one.
+//  before the commit header's pwrite) or the new one.
 //  Leftovers of an interrupted commit are unreferenced blocks in space the
 //  AMap calls free, or a tail past ibFileEof that Open(writable) truncates.
 //
@@ -73,8 +93,8 @@ enum class CrashPoint {
   kBeforeDataSync,     // all data written, fsync not done ("during fsync")
   kBeforeHeader,       // data durable, header not written
   kBeforeHeaderSync,   // commit header written (fAMapValid 0), not fsync'ed
-  kBeforeAMapWrite,    // commit header durable, AMap not yet rewritten
-  kBeforeFinalHeader,  // AMap rewritten, fAMapValid still 0
+  kBeforeAMapWrite,    // checkpoint: commit header durable, AMap not yet rewritten
+  kBeforeFinalHeader,  // checkpoint: AMap rewritten, fAMapValid still 0
 };
 // "before-data-write", "mid-data-write", ... (used by MAILFS_PST_CRASH).
 const char* CrashPointName(CrashPoint point);
@@ -102,6 +122,15 @@ class NdbFile final : public NodeStore {
   std::uint32_t AllocateNid(NidType type) override;
   void Commit() override;
 
+  // Makes the on-disk AMap valid again (fAMapValid = 2) for the committed
+  // state; nothing to do if it already is. Staged changes are not touched.
+  void Checkpoint();
+  // 0 (the default): every Commit() checkpoints. Otherwise a Commit()
+  // checkpoints only when the last checkpoint is older than |ms|
+  // milliseconds; the destructor checkpoints what is left.
+  void set_checkpoint_interval(std::uint32_t ms) { checkpoint_ms_ = ms; }
+  bool amap_valid_on_disk() const { return disk_amap_valid_; }
+
   // Hook called at each crash point of Commit(). Tests may throw from it to
   // abandon the commit at that point (the file keeps what was written so far).
   using CrashHook = std::function<void(CrashPoint)>;
@@ -116,6 +145,8 @@ class NdbFile final : public NodeStore {
   bool writable() const { return writable_; }
   std::uint64_t file_size() const;
   std::uint64_t block_count() const { return bbt_.size(); }
+  // Blocks written by commits so far (new BIDs; reused blocks not counted).
+  std::uint64_t blocks_written() const { return blocks_written_; }
   std::uint32_t rgnid(std::size_t type) const { return rgnid_.at(type); }
   bool has_staged_changes() const { return !staged_.empty() || counters_dirty_; }
 
@@ -157,9 +188,27 @@ class NdbFile final : public NodeStore {
   // Writing (inside Commit).
   void CommitOrThrow();
   std::uint64_t WriteBlock(std::string payload, bool internal);
-  std::uint64_t WriteDataTree(const std::vector<std::string>& blocks);
-  std::uint64_t WriteSubnodes(const std::map<std::uint32_t, NodeContent>& subnodes);
+  // Writes |payload| as a new block, or names |old_bid| again (one more
+  // reference) when that block holds the same bytes.
+  std::uint64_t PutBlock(std::string payload, bool internal, std::uint64_t old_bid);
+  // |old| is the data (subnode) tree the node had, 0 if none: blocks equal
+  // to the old ones at the same place are reused.
+  std::uint64_t WriteDataTree(const std::vector<std::string>& blocks, std::uint64_t old);
+  std::uint64_t WriteSubnodes(const std::map<std::uint32_t, NodeContent>& subnodes, std::uint64_t old);
   void Release(std::uint64_t bid, int depth);
+  void AddRef(std::uint64_t bid);
+  // The committed block's payload (from the cache of recently written
+  // blocks, else read and cached); nullptr when it cannot be read.
+  const std::string* CachedBlock(std::uint64_t bid);
+  void CacheBlock(std::uint64_t bid, const std::string& payload);
+  void DropCachedBlock(std::uint64_t bid);
+  void CheckpointOrThrow();
+  // The AMap page of |range| for the committed state once the space in
+  // |released| (sorted) is free.
+  std::string AMapPageWithout(std::uint64_t range,
+                              const std::vector<std::pair<std::uint64_t, std::uint64_t>>& released) const;
+  void WriteDList();
+  void WriteScrub();
   template <typename Leaf>
   void WriteTreePages(ndb::PageTree<Leaf>& tree, std::uint8_t ptype);
   std::uint64_t Allocate(std::uint64_t bytes, std::uint64_t align);
@@ -172,7 +221,7 @@ class NdbFile final : public NodeStore {
   void WriteHeader(const std::string& header);
   void Sync();
   void Crash(CrashPoint point);
-  std::string BuildHeader(std::uint8_t amap_valid) const;
+  std::string BuildHeader(std::uint8_t amap_valid, std::uint64_t free_bytes) const;
   void RollBack();
 
   std::string path_;
@@ -197,6 +246,9 @@ class NdbFile final : public NodeStore {
   std::uint64_t ranges_ = 0;
   std::vector<std::vector<std::uint8_t>> used_;
   std::vector<std::uint32_t> free_units_;
+  // Per range: no run of free units is longer than this (a bound that
+  // Allocate() tightens when a scan fails and MarkUnits() resets on frees).
+  std::vector<std::uint32_t> max_run_;
   std::vector<bool> amap_dirty_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> tentative_;  // (ib, bytes)
   std::vector<std::pair<std::uint64_t, std::uint64_t>> freed_;      // (ib, bytes)
@@ -205,6 +257,31 @@ class NdbFile final : public NodeStore {
   std::uint64_t cursor_unit_ = 0;
 
   std::map<std::uint32_t, std::optional<Staged>> staged_;
+
+  // State of the on-disk AMap (point 3 above).
+  bool disk_amap_valid_ = false;    // the durable header says fAMapValid = 2
+  bool disk_amap_current_ = false;  // the AMap pages describe the committed state
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> scrub_;  // released, not yet zeroed
+  std::uint32_t checkpoint_ms_ = 0;
+  std::int64_t last_checkpoint_ms_ = 0;  // steady clock
+  std::uint64_t blocks_written_ = 0;
+  bool header_uncertain_ = false;  // a failed commit may have left its header
+  bool cache_writes_ = false;      // the node being written replaces one
+  // References this commit added to reused blocks, not yet in the BBT
+  // (Release() of the old tree consumes them first).
+  std::map<std::uint64_t, std::uint32_t> extra_refs_;
+
+  // Payloads of blocks written or compared recently (by BID), so that a
+  // rewritten node is compared with its old blocks without reading them.
+  // Least recently used first out when over kBlockCacheBytes.
+  struct CachedPayload {
+    std::string bytes;
+    std::uint64_t tick = 0;
+  };
+  std::map<std::uint64_t, CachedPayload> block_cache_;
+  std::map<std::uint64_t, std::uint64_t> cache_lru_;  // tick -> BID
+  std::uint64_t cache_tick_ = 0;
+  std::uint64_t cache_bytes_ = 0;
 
   // Write coalescing.
   std::uint64_t pending_ib_ = 0;
