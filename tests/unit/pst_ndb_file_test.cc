@@ -439,6 +439,130 @@ TEST(NdbFile, FreedSpaceIsReused) {
   ExpectCheckClean(path);
 }
 
+TEST(NdbFile, RewrittenNodeKeepsItsUnchangedBlocks) {
+  // A node of 300 blocks (an XXBLOCK tree) and a subnode with 40 blocks,
+  // rewritten with one block changed in each: only those blocks, their
+  // XBLOCKs and the subnode block are written; references stay right.
+  TempDir dir;
+  const std::string path = dir / "keep.pst";
+  WriteSkeleton(path);
+  auto f = NdbFile::Open(path, true);
+  f->set_sync(false);
+  NodeContent c = f->ReadNode(0x21);
+  for (int i = 0; i < 1100; ++i) c.blocks.push_back(std::string(kMaxBlockData, static_cast<char>(i)));
+  c.subnodes[0x3F].blocks = SplitStream(std::string(40 * kMaxBlockData - 100, 's'));
+  c.subnodes[0x5F].blocks = {"small"};
+  f->PutNode(0x10001F, 0x122, c);
+  f->Commit();
+  const std::uint64_t blocks = f->block_count();
+  std::uint64_t before = f->blocks_written();
+  c.blocks[1050][7] = 'X';
+  c.subnodes[0x3F].blocks[39] += "tail";
+  f->PutNode(0x10001F, 0x122, c);
+  f->Commit();
+  // Data block + its XBLOCK + the XXBLOCK; subnode block + its XBLOCK; SLBLOCK.
+  EXPECT_EQ(f->blocks_written() - before, 6u);
+  EXPECT_EQ(f->block_count(), blocks);
+  ExpectCheckClean(path);
+  before = f->blocks_written();
+  f->PutNode(0x10001F, 0x122, c);  // the same bytes again: nothing new
+  f->Commit();
+  EXPECT_EQ(f->blocks_written(), before);
+  // Another node with the same bytes shares nothing (reuse is per node).
+  f->PutNode(0x10003F, 0x122, c);
+  f->Commit();
+  ExpectCheckClean(path);
+  f->DeleteNode(0x10001F);
+  f->Commit();
+  f.reset();
+  ExpectCheckClean(path);
+  auto r = NdbFile::Open(path, false);
+  EXPECT_FALSE(r->HasNode(0x10001F));
+  EXPECT_TRUE(Same(r->ReadNode(0x10003F), c));
+}
+
+TEST(NdbFile, CheckpointIntervalLeavesTheAMapFlaggedBetweenCheckpoints) {
+  TempDir dir;
+  const std::string path = dir / "interval.pst";
+  WriteSkeleton(path);
+  Model model = Snapshot(*NdbFile::Open(path, false));
+  {
+    auto f = NdbFile::Open(path, true);
+    f->set_checkpoint_interval(3600 * 1000);
+    for (std::uint32_t i = 0; i < 30; ++i) {
+      NodeContent c = f->ReadNode(0x21);
+      c.subnodes[0x1F].blocks = SplitStream(std::string(30000 + 1000 * i, static_cast<char>('a' + i)));
+      f->PutNode(0x10001F + (i << 5), 0x122, c);
+      model[0x10001F + (i << 5)] = {0x122, c};
+      if (i % 4 == 3) {
+        f->DeleteNode(0x10001F + ((i - 2) << 5));
+        model.erase(0x10001F + ((i - 2) << 5));
+      }
+      f->Commit();
+      EXPECT_FALSE(f->amap_valid_on_disk());
+      ExpectCheckClean(path, /*allow_warnings=*/true);
+      ExpectSameModel(model, Snapshot(*NdbFile::Open(path, false)));
+    }
+    f->Checkpoint();
+    EXPECT_TRUE(f->amap_valid_on_disk());
+    ExpectCheckClean(path);
+    f->PutNode(0x20001F, 0x122, NodeContent{{"after the checkpoint"}, {}});
+    model[0x20001F] = {0x122, NodeContent{{"after the checkpoint"}, {}}};
+    f->Commit();
+    EXPECT_FALSE(f->amap_valid_on_disk());
+  }
+  // The destructor checkpointed: the AMap is valid and exact again.
+  ExpectCheckClean(path);
+  ExpectSameModel(model, Snapshot(*NdbFile::Open(path, false)));
+}
+
+TEST(NdbFile, CrashWithTheAMapInTheDataPhaseLeavesTheOldOrTheNewState) {
+  // With a checkpoint interval, a commit after a commit rewrites the AMap
+  // together with its data: a crash at any point of it still leaves the
+  // old or the new state, and the AMap is rebuilt from the trees.
+  TempDir dir;
+  const std::string base = dir / "base.pst";
+  WriteSkeleton(base);
+  for (int p = 0; p <= static_cast<int>(CrashPoint::kBeforeHeaderSync); ++p) {
+    const auto point = static_cast<CrashPoint>(p);
+    SCOPED_TRACE(CrashPointName(point));
+    const std::string path = dir / (std::string("amap-") + CrashPointName(point) + ".pst");
+    fs::copy_file(base, path);
+    Model before, after;
+    {
+      auto f = NdbFile::Open(path, true);
+      f->set_checkpoint_interval(3600 * 1000);
+      NodeContent first = f->ReadNode(0x21);
+      first.subnodes[0x1F].blocks = SplitStream(std::string(300000, 'f'));
+      f->PutNode(0x10001F, 0x122, first);
+      f->Commit();  // the durable header now says fAMapValid = 0
+      before = Snapshot(*f);
+      after = before;
+      NodeContent big = f->ReadNode(0x21);
+      big.subnodes[0x1F].blocks = SplitStream(std::string(400000, 'b'));
+      f->PutNode(0x10003F, 0x122, big);
+      after[0x10003F] = {0x122, big};
+      f->DeleteNode(0x10001F);
+      after.erase(0x10001F);
+      f->SetCrashHook([point](CrashPoint at) {
+        if (at == point) throw Error(Errc::kIo, "injected crash");
+      });
+      EXPECT_THROW(f->Commit(), Error);
+    }
+    ExpectCheckClean(path, /*allow_warnings=*/true);
+    const bool committed = point > CrashPoint::kBeforeHeader;
+    ExpectSameModel(committed ? after : before, Snapshot(*NdbFile::Open(path, false)));
+    RunResult info = RunTool("pffinfo " + path, dir);
+    EXPECT_EQ(info.rc, 0);
+    EXPECT_EQ(info.err, "");
+    auto f = NdbFile::Open(path, true);
+    f->PutNode(0x10005F, 0x122, NodeContent{{"after the crash"}, {}});
+    f->Commit();
+    f.reset();
+    ExpectCheckClean(path);
+  }
+}
+
 TEST(NdbFile, CrashAtEveryPointLeavesTheOldOrTheNewState) {
   TempDir dir;
   const std::string base = dir / "base.pst";

@@ -829,6 +829,24 @@ const std::string* NdbFile::CachedBlock(std::uint64_t bid) {
 
 void NdbFile::AddRef(std::uint64_t bid) { ++extra_refs_[bid & ~1ull]; }
 
+void NdbFile::DropExtraRef(std::uint64_t bid) {
+  auto it = extra_refs_.find(bid & ~1ull);
+  if (it != extra_refs_.end() && --it->second == 0) extra_refs_.erase(it);
+}
+
+std::uint64_t NdbFile::PutInternal(std::string payload, std::uint64_t old_bid,
+                                   const std::vector<std::uint64_t>& children) {
+  const std::uint64_t bid = PutBlock(std::move(payload), true, old_bid);
+  // A reused internal block names the same children: their references
+  // stay with it, so the ones this commit added for them go again.
+  if (bid == old_bid) {
+    for (std::uint64_t child : children) {
+      if (child != 0) DropExtraRef(child);
+    }
+  }
+  return bid;
+}
+
 std::uint64_t NdbFile::PutBlock(std::string payload, bool internal, std::uint64_t old_bid) {
   if (old_bid != 0 && ndb::IsInternalBid(old_bid) == internal) {
     const BbtLeaf* leaf = bbt_.Find(old_bid & ~1ull);
@@ -918,14 +936,15 @@ std::uint64_t NdbFile::WriteDataTree(const std::vector<std::string>& blocks, std
   };
   const std::size_t per = ndb::kXBlockMaxEntries;
   if (bids.size() <= per) {
-    return PutBlock(XBlock(1, bids, 0, bids.size(), sum(0, bids.size())), true, old_at(old_x, 0));
+    return PutInternal(XBlock(1, bids, 0, bids.size(), sum(0, bids.size())), old_at(old_x, 0), bids);
   }
   std::vector<std::uint64_t> xbids;
   for (std::size_t at = 0; at < bids.size(); at += per) {
     const std::size_t to = std::min(bids.size(), at + per);
-    xbids.push_back(PutBlock(XBlock(1, bids, at, to, sum(at, to)), true, old_at(old_x, at / per)));
+    const std::vector<std::uint64_t> children(bids.begin() + static_cast<long>(at), bids.begin() + static_cast<long>(to));
+    xbids.push_back(PutInternal(XBlock(1, bids, at, to, sum(at, to)), old_at(old_x, at / per), children));
   }
-  return PutBlock(XBlock(2, xbids, 0, xbids.size(), sum(0, bids.size())), true, old_xx);
+  return PutInternal(XBlock(2, xbids, 0, xbids.size(), sum(0, bids.size())), old_xx, xbids);
 }
 
 std::uint64_t NdbFile::WriteSubnodes(const std::map<std::uint32_t, NodeContent>& subnodes,
@@ -984,7 +1003,12 @@ std::uint64_t NdbFile::WriteSubnodes(const std::map<std::uint32_t, NodeContent>&
       Put64(e + 8, entries[i].data);
       Put64(e + 16, entries[i].sub);
     }
-    return PutBlock(std::move(b), true, old_bid);
+    std::vector<std::uint64_t> children;
+    for (std::size_t i = from; i < to; ++i) {
+      children.push_back(entries[i].data);
+      children.push_back(entries[i].sub);
+    }
+    return PutInternal(std::move(b), old_bid, children);
   };
   const std::size_t per = ndb::kSlBlockMaxEntries;
   if (entries.size() <= per) return sl_block(0, entries.size(), old_sl.size() == 1 && old_si == 0 ? old_sl[0] : 0);
@@ -993,15 +1017,17 @@ std::uint64_t NdbFile::WriteSubnodes(const std::map<std::uint32_t, NodeContent>&
   p[0] = ndb::kBtypeSBlock;
   p[1] = 1;
   std::uint16_t n = 0;
+  std::vector<std::uint64_t> sl_bids;
   for (std::size_t at = 0; at < entries.size(); at += per, ++n) {
     const std::uint64_t bid = sl_block(at, std::min(entries.size(), at + per), n < old_sl.size() ? old_sl[n] : 0);
+    sl_bids.push_back(bid);
     std::uint8_t e[16];
     Put64(e, entries[at].nid);
     Put64(e + 8, bid);
     si.append(reinterpret_cast<const char*>(e), sizeof e);
   }
   Put16(reinterpret_cast<std::uint8_t*>(si.data()) + 2, n);
-  return PutBlock(std::move(si), true, old_si);
+  return PutInternal(std::move(si), old_si, sl_bids);
 }
 
 void NdbFile::Release(std::uint64_t bid, int depth) {
@@ -1012,9 +1038,9 @@ void NdbFile::Release(std::uint64_t bid, int depth) {
                   << ", which is not in the BBT";
     return;
   }
-  if (auto extra = extra_refs_.find(bid & ~1ull); extra != extra_refs_.end()) {
+  if (extra_refs_.count(bid & ~1ull) != 0) {
     // The new tree names this block again: the reference moves over.
-    if (--extra->second == 0) extra_refs_.erase(extra);
+    DropExtraRef(bid);
     return;
   }
   BbtLeaf leaf = *found;

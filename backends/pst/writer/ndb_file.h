@@ -197,6 +197,10 @@ class NdbFile final : public NodeStore {
   std::uint64_t WriteSubnodes(const std::map<std::uint32_t, NodeContent>& subnodes, std::uint64_t old);
   void Release(std::uint64_t bid, int depth);
   void AddRef(std::uint64_t bid);
+  void DropExtraRef(std::uint64_t bid);
+  // PutBlock() of an internal block naming |children|.
+  std::uint64_t PutInternal(std::string payload, std::uint64_t old_bid,
+                            const std::vector<std::uint64_t>& children);
   // The committed block's payload (from the cache of recently written
   // blocks, else read and cached); nullptr when it cannot be read.
   const std::string* CachedBlock(std::uint64_t bid);

@@ -1,5 +1,6 @@
 #include "backends/pst/writer/ltp/heap.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "backends/error.h"
@@ -41,6 +42,7 @@ std::uint32_t HeapBuilder::Allocate(std::string_view bytes) {
     return n <= kMaxAllocsPerPage && end + 4 + 2 * (n + 1) <= kMaxBlockData;
   };
   if (pages_.empty() || !fits(pages_.back(), pages_.size() - 1)) pages_.emplace_back();
+  Touch(pages_.size() - 1);
   Page& page = pages_.back();
   page.items.emplace_back(bytes);
   page.used += bytes.size();
@@ -54,40 +56,75 @@ void HeapBuilder::Fill(std::uint32_t hid, std::string_view bytes) {
       index > pages_[page].items.size() || pages_[page].items[index - 1].size() != bytes.size()) {
     throw Error(Errc::kInvalid, "heap fill of " + Hex(hid) + ": no reserved item of that size");
   }
+  if (pages_[page].items[index - 1] == bytes) return;
+  Touch(page);
   pages_[page].items[index - 1] = std::string(bytes);
 }
 
-std::vector<std::string> HeapBuilder::Finish() const {
-  static const Page kEmpty;
-  std::size_t count = pages_.empty() ? 1 : pages_.size();
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < count; ++i) {
-    const Page& p = pages_.empty() ? kEmpty : pages_[i];
-    std::string b;
-    std::size_t hdr = HeaderSize(i);
-    b.reserve(hdr + p.used + 5 + 2 * p.items.size());
-    b.resize(hdr, '\0');
-    std::vector<std::uint16_t> offsets;
-    for (const auto& item : p.items) {
-      offsets.push_back(static_cast<std::uint16_t>(b.size()));
-      b += item;
-    }
-    offsets.push_back(static_cast<std::uint16_t>(b.size()));
-    if (b.size() % 2) b.push_back('\0');
-    std::uint16_t ib_hnpm = static_cast<std::uint16_t>(b.size());
-    PutU16(b, static_cast<std::uint16_t>(p.items.size()));
-    PutU16(b, 0);  // cFree
-    for (auto o : offsets) PutU16(b, o);
-    b[0] = static_cast<char>(ib_hnpm & 0xFF);
-    b[1] = static_cast<char>(ib_hnpm >> 8);
-    if (i == 0) {
-      b[2] = static_cast<char>(kHeapSig);
-      b[3] = static_cast<char>(client_sig_);
-      for (int k = 0; k < 4; ++k) b[4 + k] = static_cast<char>((user_root_ >> (8 * k)) & 0xFF);
-    }
-    out.push_back(std::move(b));
+HeapBuilder::Mark HeapBuilder::GetMark() const {
+  Mark m;
+  m.pages = pages_.size();
+  if (!pages_.empty()) {
+    m.items = pages_.back().items.size();
+    m.used = pages_.back().used;
   }
-  return out;
+  return m;
+}
+
+void HeapBuilder::Truncate(const Mark& mark) {
+  if (mark.pages > pages_.size() ||
+      (mark.pages == pages_.size() && mark.pages > 0 && mark.items > pages_.back().items.size())) {
+    throw Error(Errc::kInvalid, "heap truncation beyond its end");
+  }
+  if (mark.pages == pages_.size() && (mark.pages == 0 || mark.items == pages_.back().items.size())) return;
+  pages_.resize(mark.pages);
+  if (mark.pages > 0) {
+    Touch(mark.pages - 1);
+    pages_.back().items.resize(mark.items);
+    pages_.back().used = mark.used;
+  } else {
+    Touch(0);
+  }
+}
+
+std::vector<std::string> HeapBuilder::Finish() const {
+  const std::size_t count = pages_.empty() ? 1 : pages_.size();
+  encoded_.resize(count);
+  stale_.resize(count, true);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!stale_[i]) continue;
+    encoded_[i] = EncodePage(i);
+    stale_[i] = false;
+  }
+  return encoded_;
+}
+
+std::string HeapBuilder::EncodePage(std::size_t i) const {
+  static const Page kEmpty;
+  const Page& p = pages_.empty() ? kEmpty : pages_[i];
+  std::string b;
+  std::size_t hdr = HeaderSize(i);
+  b.reserve(hdr + p.used + 5 + 2 * p.items.size());
+  b.resize(hdr, '\0');
+  std::vector<std::uint16_t> offsets;
+  for (const auto& item : p.items) {
+    offsets.push_back(static_cast<std::uint16_t>(b.size()));
+    b += item;
+  }
+  offsets.push_back(static_cast<std::uint16_t>(b.size()));
+  if (b.size() % 2) b.push_back('\0');
+  std::uint16_t ib_hnpm = static_cast<std::uint16_t>(b.size());
+  PutU16(b, static_cast<std::uint16_t>(p.items.size()));
+  PutU16(b, 0);  // cFree
+  for (auto o : offsets) PutU16(b, o);
+  b[0] = static_cast<char>(ib_hnpm & 0xFF);
+  b[1] = static_cast<char>(ib_hnpm >> 8);
+  if (i == 0) {
+    b[2] = static_cast<char>(kHeapSig);
+    b[3] = static_cast<char>(client_sig_);
+    for (int k = 0; k < 4; ++k) b[4 + k] = static_cast<char>((user_root_ >> (8 * k)) & 0xFF);
+  }
+  return b;
 }
 
 HeapReader::HeapReader(std::vector<std::string> blocks, std::string what)

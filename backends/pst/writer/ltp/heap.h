@@ -23,7 +23,10 @@ inline constexpr std::uint8_t kClientPc = 0xBC;
 inline constexpr bool IsHid(std::uint32_t hnid) { return (hnid & 0x1F) == 0; }
 
 // Builds a heap. Allocations are packed into pages in the order they are made;
-// a page is closed when the next allocation would not fit.
+// a page is closed when the next allocation would not fit. A builder can be
+// cut back to an earlier point (GetMark/Truncate) and grown again, and
+// Finish() re-encodes only the pages changed since its last call, so a heap
+// that grows at its end costs work in proportion to what changed.
 class HeapBuilder {
  public:
   explicit HeapBuilder(std::uint8_t client_sig) : client_sig_(client_sig) {}
@@ -34,10 +37,22 @@ class HeapBuilder {
   std::uint32_t Reserve(std::size_t size) { return Allocate(std::string(size, '\0')); }
   void Fill(std::uint32_t hid, std::string_view bytes);
 
-  void SetUserRoot(std::uint32_t hid) { user_root_ = hid; }
+  void SetUserRoot(std::uint32_t hid) {
+    if (hid != user_root_) Touch(0);
+    user_root_ = hid;
+  }
 
   // The heap pages, each at most 8176 bytes, ready to be a node's blocks.
   std::vector<std::string> Finish() const;
+
+  // A point in the allocation sequence; Truncate() drops what came after.
+  struct Mark {
+    std::size_t pages = 0;
+    std::size_t items = 0;  // in the last page
+    std::size_t used = 0;   // of the last page
+  };
+  Mark GetMark() const;
+  void Truncate(const Mark& mark);
 
  private:
   struct Page {
@@ -45,9 +60,16 @@ class HeapBuilder {
     std::size_t used = 0;  // sum of item sizes
   };
   static std::size_t HeaderSize(std::size_t page_index);
+  void Touch(std::size_t page) const {
+    if (page < stale_.size()) stale_[page] = true;
+  }
+  std::string EncodePage(std::size_t index) const;
   std::uint8_t client_sig_;
   std::uint32_t user_root_ = 0;
   std::vector<Page> pages_;
+  // Encoded pages of the last Finish(), and which of them changed since.
+  mutable std::vector<std::string> encoded_;
+  mutable std::vector<bool> stale_;
 };
 
 // Reads a heap. Construction validates every page header and page map; bad

@@ -76,49 +76,57 @@ long Table::Find(std::uint32_t row_id) const {
   return -1;
 }
 
-NodeContent BuildTable(const Table& table, const NidSource& new_subnode_nid) {
-  Layout l = MakeLayout(table.columns);
-  HeapBuilder heap(kClientTc);
-  NodeContent node;
-  std::uint32_t index_hid = heap.Reserve(8);
-  std::uint32_t info_hid = heap.Reserve(22 + 8 * l.cols.size());
+// Builds a TC node row by row. Heap items in order: the BTH header, the
+// TCINFO, then each row's variable-size cells; in a table whose row ids
+// ascend in row order, each full BTH leaf follows the cells of its last row.
+// Then the tail, rebuilt by every Finish(): the row matrix when it fits in
+// the heap, the last (partial) leaf — or, when ids do not ascend, every
+// leaf — and the BTH index levels. The row matrix is otherwise a subnode
+// whose blocks hold whole rows, every block but the last padded to 8176
+// bytes. So an appended row changes the tail, the heap page its cells land
+// in, and the last row-matrix block.
+class TcBuilder {
+ public:
+  TcBuilder(const std::vector<TableColumn>& columns, bool ascending)
+      : l_(MakeLayout(columns)), ascending_(ascending) {
+    index_hid_ = heap_.Reserve(8);
+    info_hid_ = heap_.Reserve(22 + 8 * l_.cols.size());
+    for (std::size_t i = 2; i < l_.cols.size(); ++i) by_id_[static_cast<std::uint16_t>(l_.cols[i].tag >> 16)] = i;
+    per_block_ = kMaxBlockData / l_.row_size;
+    prefix_ = heap_.GetMark();
+  }
 
-  auto store_var = [&](const std::string& bytes) -> std::uint32_t {
-    if (bytes.empty()) return 0;
-    if (bytes.size() <= kMaxHeapItem) return heap.Allocate(bytes);
-    std::uint32_t nid = new_subnode_nid();
-    node.subnodes[nid].blocks = SplitStream(bytes);
-    return nid;
-  };
+  bool CanAppend(std::uint32_t row_id) const { return ascending_ && (rows_ == 0 || row_id > last_id_); }
 
-  std::map<std::uint16_t, std::size_t> by_id;  // column id -> position in l.cols
-  for (std::size_t i = 2; i < l.cols.size(); ++i) by_id[static_cast<std::uint16_t>(l.cols[i].tag >> 16)] = i;
-  std::string matrix;
-  matrix.reserve(table.rows.size() * l.row_size);
-  std::vector<BthRecord> index;
-  index.reserve(table.rows.size());
-  std::set<std::uint32_t> ids;
-  for (std::size_t r = 0; r < table.rows.size(); ++r) {
-    const TableRow& row = table.rows[r];
-    if (!ids.insert(row.row_id).second) {
-      throw Error(Errc::kInvalid, "duplicate table row id " + Hex(row.row_id));
+  void AddRow(const TableRow& row, const NidSource& new_subnode_nid) {
+    if (ascending_ ? !CanAppend(row.row_id) : !ids_.insert(row.row_id).second) {
+      throw Error(Errc::kInvalid, (ascending_ ? "table row id out of order " : "duplicate table row id ") +
+                                      Hex(row.row_id));
     }
-    std::string bytes(l.row_size, '\0');
+    heap_.Truncate(prefix_);
+    std::string bytes(l_.row_size, '\0');
     auto put = [&](const Layout::Col& c, std::uint64_t v) {
       for (std::size_t k = 0; k < c.cb; ++k) bytes[c.ib + k] = static_cast<char>((v >> (8 * k)) & 0xFF);
-      bytes[l.rgib[2] + c.bit / 8] |= static_cast<char>(0x80 >> (c.bit % 8));
+      bytes[l_.rgib[2] + c.bit / 8] |= static_cast<char>(0x80 >> (c.bit % 8));
     };
-    put(l.cols[0], row.row_id);
-    put(l.cols[1], row.row_ver);
+    auto store_var = [&](const std::string& value) -> std::uint32_t {
+      if (value.empty()) return 0;
+      if (value.size() <= kMaxHeapItem) return heap_.Allocate(value);
+      std::uint32_t nid = new_subnode_nid();
+      big_[nid].blocks = SplitStream(value);
+      return nid;
+    };
+    put(l_.cols[0], row.row_id);
+    put(l_.cols[1], row.row_ver);
     for (const auto& [id, v] : row.cells) {
-      auto found = by_id.find(id);
-      auto it = found == by_id.end() ? l.cols.end() : l.cols.begin() + static_cast<long>(found->second);
-      if (it == l.cols.end()) {
+      auto found = by_id_.find(id);
+      if (found == by_id_.end()) {
         throw Error(Errc::kInvalid, "row " + Hex(row.row_id) + ": cell " + Hex(id) + " is not a column");
       }
-      if ((it->tag & 0xFFFF) != v.type) {
+      const Layout::Col& col = l_.cols[found->second];
+      if ((col.tag & 0xFFFF) != v.type) {
         throw Error(Errc::kInvalid, "row " + Hex(row.row_id) + ": cell " + Hex(id) + " has type " +
-                                        Hex(v.type) + ", column has " + Hex(it->tag & 0xFFFF));
+                                        Hex(v.type) + ", column has " + Hex(col.tag & 0xFFFF));
       }
       std::size_t fixed = FixedSize(v.type);
       if (fixed != 0 && v.data.size() != fixed) {
@@ -126,56 +134,178 @@ NodeContent BuildTable(const Table& table, const NidSource& new_subnode_nid) {
                                         std::to_string(v.data.size()) + " bytes, want " + std::to_string(fixed));
       }
       if (StoredInline(v.type)) {
-        put(*it, GetUnsigned(v.data, 0, v.data.size()));
+        put(col, GetUnsigned(v.data, 0, v.data.size()));
       } else {
-        put(*it, store_var(v.data));
+        put(col, store_var(v.data));
       }
     }
-    matrix += bytes;
+    if (matrix_.empty() || matrix_.back().size() / l_.row_size >= per_block_) {
+      if (!matrix_.empty()) matrix_.back().resize(kMaxBlockData, '\0');
+      matrix_.emplace_back();
+    }
+    matrix_.back() += bytes;
     BthRecord rec;
     rec.key = row.row_id;
-    PutU32(rec.data, static_cast<std::uint32_t>(r));
-    index.push_back(std::move(rec));
-  }
-
-  std::uint32_t hnid_rows = 0;
-  if (!matrix.empty()) {
-    if (matrix.size() <= kMaxHeapItem) {
-      hnid_rows = heap.Allocate(matrix);
-    } else {
-      std::size_t per_block = kMaxBlockData / l.row_size;
-      std::vector<std::string> blocks;
-      for (std::size_t r = 0; r < table.rows.size(); r += per_block) {
-        std::size_t n = std::min(per_block, table.rows.size() - r);
-        std::string b = matrix.substr(r * l.row_size, n * l.row_size);
-        if (r + n < table.rows.size()) b.resize(kMaxBlockData, '\0');
-        blocks.push_back(std::move(b));
-      }
-      hnid_rows = new_subnode_nid();
-      node.subnodes[hnid_rows].blocks = std::move(blocks);
+    PutU32(rec.data, static_cast<std::uint32_t>(rows_));
+    records_.push_back(std::move(rec));
+    ++rows_;
+    last_id_ = row.row_id;
+    if (ascending_ && rows_ % kLeafRecords == 0) {
+      leaves_.push_back(Leaf(records_.begin() + static_cast<long>(rows_ - kLeafRecords), records_.end()));
     }
+    prefix_ = heap_.GetMark();
   }
-  WriteBth(heap, 4, 4, std::move(index), index_hid);
 
-  std::vector<Layout::Col> sorted = l.cols;
-  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.tag < b.tag; });
-  std::string info;
-  info.push_back(static_cast<char>(kTcType));
-  info.push_back(static_cast<char>(l.cols.size()));
-  for (auto ib : l.rgib) PutU16(info, ib);
-  PutU32(info, index_hid);
-  PutU32(info, hnid_rows);
-  PutU32(info, 0);  // hidIndex (deprecated)
-  for (const auto& c : sorted) {
-    PutU32(info, c.tag);
-    PutU16(info, c.ib);
-    info.push_back(static_cast<char>(c.cb));
-    info.push_back(static_cast<char>(c.bit));
+  NodeContent Finish(const NidSource& new_subnode_nid) {
+    heap_.Truncate(prefix_);
+    NodeContent node;
+    node.subnodes = big_;
+    std::uint32_t hnid_rows = 0;
+    if (rows_ * l_.row_size <= kMaxHeapItem) {
+      if (rows_ != 0) hnid_rows = heap_.Allocate(matrix_.front());
+    } else {
+      if (matrix_nid_ == 0) matrix_nid_ = new_subnode_nid();
+      hnid_rows = matrix_nid_;
+      node.subnodes[matrix_nid_].blocks = matrix_;
+    }
+    std::vector<Level> leaves;
+    if (ascending_) {
+      leaves = leaves_;
+      const std::size_t done = leaves_.size() * kLeafRecords;
+      if (done < rows_) leaves.push_back(Leaf(records_.begin() + static_cast<long>(done), records_.end()));
+    } else {
+      std::vector<BthRecord> sorted = records_;
+      std::sort(sorted.begin(), sorted.end(), [](const BthRecord& a, const BthRecord& b) { return a.key < b.key; });
+      for (std::size_t at = 0; at < sorted.size(); at += kLeafRecords) {
+        auto from = sorted.begin() + static_cast<long>(at);
+        leaves.push_back(Leaf(from, at + kLeafRecords < sorted.size() ? from + kLeafRecords : sorted.end()));
+      }
+    }
+    // Index levels above the leaves, as WriteBth() makes them.
+    std::uint8_t levels = 0;
+    while (leaves.size() > 1) {
+      std::vector<Level> next;
+      const std::size_t per_index = kMaxHeapItem / 8;
+      for (std::size_t at = 0; at < leaves.size(); at += per_index) {
+        std::string item;
+        for (std::size_t i = at; i < leaves.size() && i < at + per_index; ++i) {
+          PutUnsigned(item, leaves[i].first_key, 4);
+          PutU32(item, leaves[i].hid);
+        }
+        next.push_back({leaves[at].first_key, heap_.Allocate(item)});
+      }
+      leaves = std::move(next);
+      ++levels;
+    }
+    std::string hdr;
+    hdr.push_back(static_cast<char>(kBthType));
+    hdr.push_back(4);
+    hdr.push_back(4);
+    hdr.push_back(static_cast<char>(levels));
+    PutU32(hdr, leaves.empty() ? 0 : leaves.front().hid);
+    heap_.Fill(index_hid_, hdr);
+
+    std::vector<Layout::Col> sorted = l_.cols;
+    std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.tag < b.tag; });
+    std::string info;
+    info.push_back(static_cast<char>(kTcType));
+    info.push_back(static_cast<char>(l_.cols.size()));
+    for (auto ib : l_.rgib) PutU16(info, ib);
+    PutU32(info, index_hid_);
+    PutU32(info, hnid_rows);
+    PutU32(info, 0);  // hidIndex (deprecated)
+    for (const auto& c : sorted) {
+      PutU32(info, c.tag);
+      PutU16(info, c.ib);
+      info.push_back(static_cast<char>(c.cb));
+      info.push_back(static_cast<char>(c.bit));
+    }
+    heap_.Fill(info_hid_, info);
+    heap_.SetUserRoot(info_hid_);
+    node.blocks = heap_.Finish();
+    return node;
   }
-  heap.Fill(info_hid, info);
-  heap.SetUserRoot(info_hid);
-  node.blocks = heap.Finish();
-  return node;
+
+ private:
+  static constexpr std::size_t kLeafRecords = kMaxHeapItem / 8;  // 4-byte keys and data
+  static constexpr std::uint8_t kBthType = 0xB5;
+  struct Level {
+    std::uint64_t first_key;
+    std::uint32_t hid;
+  };
+  Level Leaf(std::vector<BthRecord>::const_iterator from, std::vector<BthRecord>::const_iterator to) {
+    std::string item;
+    for (auto it = from; it != to; ++it) {
+      PutUnsigned(item, it->key, 4);
+      item += it->data;
+    }
+    return {from->key, heap_.Allocate(item)};
+  }
+
+  Layout l_;
+  HeapBuilder heap_{kClientTc};
+  std::uint32_t index_hid_ = 0, info_hid_ = 0;
+  std::map<std::uint16_t, std::size_t> by_id_;
+  std::size_t per_block_ = 1;
+  bool ascending_;
+  std::size_t rows_ = 0;
+  std::uint32_t last_id_ = 0;
+  std::set<std::uint32_t> ids_;       // when ids do not ascend (duplicates)
+  std::vector<BthRecord> records_;    // row index records, in row order
+  std::vector<Level> leaves_;         // full leaves in the prefix (ascending ids)
+  std::vector<std::string> matrix_;   // row-matrix blocks
+  std::map<std::uint32_t, NodeContent> big_;  // values over kMaxHeapItem bytes
+  std::uint32_t matrix_nid_ = 0;
+  HeapBuilder::Mark prefix_;          // end of the rows' items
+};
+
+namespace {
+bool Ascending(const Table& table) {
+  for (std::size_t i = 1; i < table.rows.size(); ++i) {
+    if (table.rows[i].row_id <= table.rows[i - 1].row_id) return false;
+  }
+  return true;
+}
+}  // namespace
+
+NodeContent BuildTable(const Table& table, const NidSource& new_subnode_nid) {
+  TcBuilder b(table.columns, Ascending(table));
+  for (const auto& row : table.rows) b.AddRow(row, new_subnode_nid);
+  return b.Finish(new_subnode_nid);
+}
+
+TableNode::TableNode() = default;
+TableNode::TableNode(Table table) : table_(std::move(table)) {}
+TableNode::~TableNode() = default;
+TableNode::TableNode(TableNode&&) noexcept = default;
+TableNode& TableNode::operator=(TableNode&&) noexcept = default;
+
+Table& TableNode::Mutable() {
+  builder_.reset();
+  return table_;
+}
+
+void TableNode::Append(TableRow row, const NidSource& new_subnode_nid) {
+  if (builder_ && builder_->CanAppend(row.row_id)) {
+    try {
+      builder_->AddRow(row, new_subnode_nid);
+    } catch (...) {
+      builder_.reset();
+      throw;
+    }
+  } else {
+    builder_.reset();
+  }
+  table_.rows.push_back(std::move(row));
+}
+
+NodeContent TableNode::Build(const NidSource& new_subnode_nid) {
+  if (!builder_) {
+    auto b = std::make_unique<TcBuilder>(table_.columns, Ascending(table_));
+    for (const auto& row : table_.rows) b->AddRow(row, new_subnode_nid);
+    builder_ = std::move(b);
+  }
+  return builder_->Finish(new_subnode_nid);
 }
 
 Table ParseTable(const NodeContent& node, const std::string& what) {

@@ -126,19 +126,25 @@ void PstStore::WritePc(std::uint32_t nid, std::uint32_t parent, const PropertyMa
 const Table& PstStore::ReadTable(std::uint32_t nid) const {
   auto it = tables_.find(nid);
   if (it == tables_.end()) {
-    it = tables_.emplace(nid, ltp::ParseTable(nodes_.ReadNode(nid), "node " + Hex(nid))).first;
+    it = tables_.emplace(nid, ltp::TableNode(ltp::ParseTable(nodes_.ReadNode(nid), "node " + Hex(nid)))).first;
   }
-  return it->second;
+  return it->second.table();
 }
 
 Table& PstStore::MutableTable(std::uint32_t nid) {
   ReadTable(nid);
   dirty_.insert(nid);
-  return tables_.at(nid);
+  return tables_.at(nid).Mutable();
+}
+
+void PstStore::AppendTableRow(std::uint32_t nid, ltp::TableRow row) {
+  ReadTable(nid);
+  dirty_.insert(nid);
+  tables_.at(nid).Append(std::move(row), [this] { return NewLtpNid(); });
 }
 
 void PstStore::WriteTable(std::uint32_t nid, Table table) {
-  tables_[nid] = std::move(table);
+  tables_.insert_or_assign(nid, ltp::TableNode(std::move(table)));
   dirty_.insert(nid);
 }
 
@@ -152,7 +158,7 @@ void PstStore::DeleteTable(std::uint32_t nid) {
 
 void PstStore::Flush() {
   for (std::uint32_t nid : dirty_) {
-    nodes_.PutNode(nid, 0, ltp::BuildTable(tables_.at(nid), [this] { return NewLtpNid(); }));
+    nodes_.PutNode(nid, 0, tables_.at(nid).Build([this] { return NewLtpNid(); }));
   }
   dirty_.clear();
 }
@@ -398,17 +404,18 @@ void PstStore::SyncHierarchyRow(std::uint32_t folder, const PropertyMap& pc) {
   std::uint32_t parent = nodes_.ParentOf(folder);
   if (parent == folder) return;  // the root folder has no row
   std::uint32_t tnid = TableNid(parent, NidType::kHierarchyTable);
-  Table& table = MutableTable(tnid);
-  long at = table.Find(folder);
-  PropertyMap cells = CellsFor(table.columns, pc);
+  const Table& current = ReadTable(tnid);
+  long at = current.Find(folder);
+  PropertyMap cells = CellsFor(current.columns, pc);
   if (at < 0) {
     ltp::TableRow row;
     row.row_id = folder;
     row.row_ver = NextRowVersion();
     row.cells = std::move(cells);
-    table.rows.push_back(std::move(row));
+    AppendTableRow(tnid, std::move(row));
   } else {
     // Cells the PC does not hold (Outlook's wider tables) are kept.
+    Table& table = MutableTable(tnid);
     for (auto& [id, v] : cells) table.rows[at].cells[id] = std::move(v);
     table.rows[at].row_ver = NextRowVersion();
   }
@@ -643,19 +650,20 @@ void PstStore::UpdateFolderCounts(std::uint32_t folder, int delta_count, int del
 
 void PstStore::AddContentsRow(std::uint32_t folder, std::uint32_t message, const PropertyMap& props) {
   std::uint32_t tnid = TableNid(folder, NidType::kContentsTable);
-  Table& table = MutableTable(tnid);
-  long at = table.Find(message);
+  const Table& current = ReadTable(tnid);
+  long at = current.Find(message);
   if (at < 0) {
     ltp::TableRow row;
     row.row_id = message;
     row.row_ver = NextRowVersion();
-    row.cells = CellsFor(table.columns, props);
-    table.rows.push_back(std::move(row));
+    row.cells = CellsFor(current.columns, props);
+    AppendTableRow(tnid, std::move(row));
     return;
   }
   // An existing row: cells from the PC replace the old ones; cells of
   // properties this layer removes (flags) go; other cells (Outlook's
   // computed columns) stay.
+  Table& table = MutableTable(tnid);
   ltp::TableRow& row = table.rows[at];
   row.row_ver = NextRowVersion();
   for (std::uint16_t id : {prop::kFlagStatus, prop::kLastVerbExecuted, prop::kIconIndex, ids_.keywords}) {

@@ -120,7 +120,10 @@ class PstStore {
   ltp::PropertyMap ReadPc(std::uint32_t nid) const;
   void WritePc(std::uint32_t nid, std::uint32_t parent, const ltp::PropertyMap& props);
   const ltp::Table& ReadTable(std::uint32_t nid) const;
+  // For any change but an appended row (which AppendTableRow() makes
+  // without rebuilding the table's node).
   ltp::Table& MutableTable(std::uint32_t nid);
+  void AppendTableRow(std::uint32_t nid, ltp::TableRow row);
   void WriteTable(std::uint32_t nid, ltp::Table table);
   bool HasTable(std::uint32_t nid) const;
   void DeleteTable(std::uint32_t nid);
@@ -145,7 +148,7 @@ class PstStore {
   std::uint32_t ipm_subtree_ = 0x8022;
   std::uint32_t deleted_items_ = 0x8062;
   std::uint32_t row_version_ = 0;
-  mutable std::map<std::uint32_t, ltp::Table> tables_;
+  mutable std::map<std::uint32_t, ltp::TableNode> tables_;
   std::set<std::uint32_t> dirty_;
 };
 
