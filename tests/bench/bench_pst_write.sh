@@ -6,13 +6,17 @@
 # 1. Messages per second copied into a new PST through the mount (cp -a),
 #    against cp -a of the same .eml files into a local folder (the limit).
 # 2. The size overhead: PST bytes over the sum of the .eml bytes.
+# 2b. One folder filled with BENCH_FLAT small messages, in batches of 2,000
+#    (cp -a of each batch into the same PST folder): messages per second per
+#    batch, which should not fall as the folder grows.
 # 3. A file over 4 GiB built through the mount (big attachments): time,
 #    size, and the judges (mailfs-pstcheck, pffinfo) on it.
 # Daemon peak RSS (VmHWM) for both copies.
 #
 # Environment: MAILFS_BIN, BENCH_DIR (where data goes; default a temp dir),
-# BENCH_SIZE (corpus for 1-2, default 300M), BENCH_BIG (size of the big
-# file's corpus, default 3300M; 0 skips part 3).
+# BENCH_SIZE (corpus for 1-2, default 300M), BENCH_FLAT (messages for 2b,
+# default 20000; 0 skips it), BENCH_BIG (size of the big file's corpus,
+# default 3300M; 0 skips part 3).
 
 set -u
 set -o pipefail
@@ -20,6 +24,7 @@ SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 : "${MAILFS_BIN:=$SRC_DIR/build/mount-tools/mailfs}"
 : "${BENCH_SIZE:=300M}"
 : "${BENCH_BIG:=3300M}"
+: "${BENCH_FLAT:=20000}"
 PSTCHECK=$(dirname "$MAILFS_BIN")/mailfs-pstcheck
 GEN="$SRC_DIR/tests/gen/gen_iff.py"
 [ -x "$MAILFS_BIN" ] || { echo "bench_pst_write.sh: MAILFS_BIN=$MAILFS_BIN is not executable" >&2; exit 2; }
@@ -88,6 +93,45 @@ pid=$(mount_bg "$WORK/new.pst" "$WORK/m-ro" "")
 if diff -r -q -x 'Deleted Items' "$WORK/eml" "$WORK/m-ro" >/dev/null; then echo "   remounted: diff -r finds no difference"; else echo "   remounted: diff -r FINDS DIFFERENCES"; fi
 unmount_wait "$WORK/m-ro" "$pid"
 rm -rf "$WORK/plain"
+
+if [ "$BENCH_FLAT" != 0 ]; then
+  echo "== one folder, $BENCH_FLAT small messages (about 1.2 KiB each), copied in batches of 2000"
+  python3 - "$WORK/flat" "$BENCH_FLAT" <<'PY' || exit 1
+import os, sys
+out, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    d = os.path.join(out, "b%03d" % (i // 2000))
+    os.makedirs(d, exist_ok=True)
+    body = ("Line %d of a short message body for the single-folder benchmark.\r\n" % i) * 12
+    msg = ("From: Sender %d <s%d@example.com>\r\nTo: user@example.com\r\n"
+           "Subject: Small message number %d\r\nDate: Mon, 02 Mar 2026 10:%02d:%02d +0000\r\n"
+           "Message-ID: <m%d@example.com>\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+           % (i, i, i, (i // 60) % 60, i % 60, i)) + body
+    with open(os.path.join(d, "m%06d.eml" % i), "w", newline="") as f:
+        f.write(msg)
+PY
+  pid=$(mount_bg "$WORK/flat.pst" "$WORK/m-flat" create)
+  mkdir "$WORK/m-flat/Flat"
+  printf '   %-22s %9s %12s\n' "messages in the folder" "seconds" "msgs/s"
+  done_n=0
+  for b in "$WORK"/flat/b*; do
+    bn=$(find "$b" -type f | wc -l)
+    t0=$(now); cp -a "$b/." "$WORK/m-flat/Flat/"; rc=$?; t1=$(now)
+    printf '   %-22s %9s %12.0f%s\n' "$done_n - $((done_n + bn))" "$(secs "$t0" "$t1")" \
+      "$(echo "$bn / ($t1 - $t0)" | bc -l)" "$([ $rc = 0 ] || echo "  (cp rc $rc)")"
+    done_n=$((done_n + bn))
+  done
+  rss=$(hwm_kib "$pid")
+  unmount_wait "$WORK/m-flat" "$pid"
+  printf '   daemon peak RSS %d MiB; file %.1f MiB\n' $((rss / 1024)) "$(echo "$(stat -c %s "$WORK/flat.pst") / 1048576" | bc -l)"
+  [ -x "$PSTCHECK" ] && "$PSTCHECK" "$WORK/flat.pst" | tail -n 1
+  pid=$(mount_bg "$WORK/flat.pst" "$WORK/m-flatro" "")
+  got=$(find "$WORK/m-flatro/Flat" -type f -name '*.eml' | wc -l)
+  unmount_wait "$WORK/m-flatro" "$pid"
+  echo "   remounted: $got messages in the folder (want $BENCH_FLAT)"
+  rm -rf "$WORK/flat" "$WORK/flat.pst"
+fi
 
 if [ "$BENCH_BIG" != 0 ]; then
   echo "== a file over 4 GiB: $BENCH_BIG corpus, 97% in attachments"

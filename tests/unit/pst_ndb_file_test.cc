@@ -22,6 +22,7 @@
 #include "backends/error.h"
 #include "backends/pst/check/pst_check.h"
 #include "backends/pst/pff.h"
+#include "backends/pst/writer/ndb_format.h"
 
 namespace mailfs::pst::writer {
 namespace {
@@ -437,6 +438,26 @@ TEST(NdbFile, FreedSpaceIsReused) {
   f->DeleteNode(0x10001F);
   f->Commit();
   ExpectCheckClean(path);
+}
+
+TEST(NdbFormat, CrcEightBytesAtATimeMatchesTheBitwiseDefinition) {
+  auto bitwise = [](const std::string& s, std::uint32_t c) {
+    for (unsigned char ch : s) {
+      c ^= ch;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (0xEDB88320u ^ (c >> 1)) : (c >> 1);
+    }
+    return c;
+  };
+  EXPECT_EQ(ndb::Crc("123456789", 9, 0xFFFFFFFFu), ~0xCBF43926u);  // the CRC-32 check value
+  std::mt19937 rng(3);
+  std::string buf(300, '\0');
+  for (auto& ch : buf) ch = static_cast<char>(rng());
+  for (std::size_t from = 0; from < 9; ++from) {
+    for (std::size_t len = 0; from + len <= buf.size(); len += 1 + len / 7) {
+      EXPECT_EQ(ndb::Crc(buf.data() + from, len, 0), bitwise(buf.substr(from, len), 0)) << from << "+" << len;
+      EXPECT_EQ(ndb::Crc(buf.data() + from, len, 0x12345678u), bitwise(buf.substr(from, len), 0x12345678u));
+    }
+  }
 }
 
 TEST(NdbFile, RewrittenNodeKeepsItsUnchangedBlocks) {

@@ -790,13 +790,18 @@ void NdbFile::CacheBlock(std::uint64_t bid, const std::string& payload) {
   bid &= ~1ull;
   DropCachedBlock(bid);
   if (payload.size() > kBlockCacheBytes / 4) return;
-  while (cache_bytes_ + payload.size() > kBlockCacheBytes && !cache_lru_.empty()) {
-    auto oldest = cache_lru_.begin();
-    DropCachedBlock(oldest->second);
+  if (cache_bytes_ + payload.size() > kBlockCacheBytes) {
+    // Over budget: the least recently used half goes.
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> by_age;  // (tick, bid)
+    by_age.reserve(block_cache_.size());
+    for (const auto& [b, c] : block_cache_) by_age.emplace_back(c.tick, b);
+    std::sort(by_age.begin(), by_age.end());
+    for (const auto& [tick, b] : by_age) {
+      if (cache_bytes_ + payload.size() <= kBlockCacheBytes / 2) break;
+      DropCachedBlock(b);
+    }
   }
-  const std::uint64_t tick = ++cache_tick_;
-  block_cache_[bid] = CachedPayload{payload, tick};
-  cache_lru_[tick] = bid;
+  block_cache_[bid] = CachedPayload{payload, ++cache_tick_};
   cache_bytes_ += payload.size();
 }
 
@@ -804,16 +809,13 @@ void NdbFile::DropCachedBlock(std::uint64_t bid) {
   auto it = block_cache_.find(bid & ~1ull);
   if (it == block_cache_.end()) return;
   cache_bytes_ -= it->second.bytes.size();
-  cache_lru_.erase(it->second.tick);
   block_cache_.erase(it);
 }
 
 const std::string* NdbFile::CachedBlock(std::uint64_t bid) {
   bid &= ~1ull;
   if (auto it = block_cache_.find(bid); it != block_cache_.end()) {
-    cache_lru_.erase(it->second.tick);
     it->second.tick = ++cache_tick_;
-    cache_lru_[it->second.tick] = bid;
     return &it->second.bytes;
   }
   std::string payload;
@@ -1162,7 +1164,6 @@ void NdbFile::RollBack() {
   amap_dirty_.resize(ranges_);
   cursor_range_ = cursor_unit_ = 0;
   block_cache_.clear();
-  cache_lru_.clear();
   cache_bytes_ = 0;
   if (ranges_ > 0) LoadTrees();
 }

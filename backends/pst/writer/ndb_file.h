@@ -79,6 +79,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "backends/pst/writer/ndb_btree.h"
@@ -277,13 +278,12 @@ class NdbFile final : public NodeStore {
 
   // Payloads of blocks written or compared recently (by BID), so that a
   // rewritten node is compared with its old blocks without reading them.
-  // Least recently used first out when over kBlockCacheBytes.
+  // The least recently used half goes when over kBlockCacheBytes.
   struct CachedPayload {
     std::string bytes;
     std::uint64_t tick = 0;
   };
-  std::map<std::uint64_t, CachedPayload> block_cache_;
-  std::map<std::uint64_t, std::uint64_t> cache_lru_;  // tick -> BID
+  std::unordered_map<std::uint64_t, CachedPayload> block_cache_;
   std::uint64_t cache_tick_ = 0;
   std::uint64_t cache_bytes_ = 0;
 
