@@ -1186,9 +1186,11 @@ std::string NdbFile::AMapPageWithout(
 }
 
 void NdbFile::WriteDList() {
+  // Its BID is the durable header's bidNextP: never above it, whichever
+  // header a crash leaves (a commit only raises the counter).
   std::string dlist(ndb::kPageSize, '\0');
   ndb::SealPage(reinterpret_cast<std::uint8_t*>(dlist.data()), ndb::kPageDList, ndb::kDListOffset,
-                bid_next_p_);
+                Get64(reinterpret_cast<const std::uint8_t*>(header_.data()) + ndb::hdr::kBidNextP));
   WriteAt(ndb::kDListOffset, dlist);
 }
 
