@@ -836,9 +836,9 @@ void NdbFile::DropExtraRef(std::uint64_t bid) {
   if (it != extra_refs_.end() && --it->second == 0) extra_refs_.erase(it);
 }
 
-std::uint64_t NdbFile::PutInternal(std::string payload, std::uint64_t old_bid,
+std::uint64_t NdbFile::PutInternal(const std::string& payload, std::uint64_t old_bid,
                                    const std::vector<std::uint64_t>& children) {
-  const std::uint64_t bid = PutBlock(std::move(payload), true, old_bid);
+  const std::uint64_t bid = PutBlock(payload, true, old_bid);
   // A reused internal block names the same children: their references
   // stay with it, so the ones this commit added for them go again.
   if (bid == old_bid) {
@@ -849,18 +849,15 @@ std::uint64_t NdbFile::PutInternal(std::string payload, std::uint64_t old_bid,
   return bid;
 }
 
-std::uint64_t NdbFile::PutBlock(std::string payload, bool internal, std::uint64_t old_bid) {
+std::uint64_t NdbFile::PutBlock(const std::string& payload, bool internal, std::uint64_t old_bid) {
   if (old_bid != 0 && ndb::IsInternalBid(old_bid) == internal) {
-    const BbtLeaf* leaf = bbt_.Find(old_bid & ~1ull);
-    if (leaf != nullptr && leaf->cb == payload.size()) {
-      const std::string* old = CachedBlock(old_bid);
-      if (old != nullptr && *old == payload) {
-        AddRef(old_bid);
-        return old_bid;
-      }
+    const std::string* old = CachedBlock(old_bid);
+    if (old != nullptr && *old == payload) {
+      AddRef(old_bid);
+      return old_bid;
     }
   }
-  return WriteBlock(std::move(payload), internal);
+  return WriteBlock(payload, internal);
 }
 
 namespace {
@@ -1010,7 +1007,7 @@ std::uint64_t NdbFile::WriteSubnodes(const std::map<std::uint32_t, NodeContent>&
       children.push_back(entries[i].data);
       children.push_back(entries[i].sub);
     }
-    return PutInternal(std::move(b), old_bid, children);
+    return PutInternal(b, old_bid, children);
   };
   const std::size_t per = ndb::kSlBlockMaxEntries;
   if (entries.size() <= per) return sl_block(0, entries.size(), old_sl.size() == 1 && old_si == 0 ? old_sl[0] : 0);
@@ -1029,7 +1026,7 @@ std::uint64_t NdbFile::WriteSubnodes(const std::map<std::uint32_t, NodeContent>&
     si.append(reinterpret_cast<const char*>(e), sizeof e);
   }
   Put16(reinterpret_cast<std::uint8_t*>(si.data()) + 2, n);
-  return PutInternal(std::move(si), old_si, sl_bids);
+  return PutInternal(si, old_si, sl_bids);
 }
 
 void NdbFile::Release(std::uint64_t bid, int depth) {

@@ -191,7 +191,7 @@ class NdbFile final : public NodeStore {
   std::uint64_t WriteBlock(std::string payload, bool internal);
   // Writes |payload| as a new block, or names |old_bid| again (one more
   // reference) when that block holds the same bytes.
-  std::uint64_t PutBlock(std::string payload, bool internal, std::uint64_t old_bid);
+  std::uint64_t PutBlock(const std::string& payload, bool internal, std::uint64_t old_bid);
   // |old| is the data (subnode) tree the node had, 0 if none: blocks equal
   // to the old ones at the same place are reused.
   std::uint64_t WriteDataTree(const std::vector<std::string>& blocks, std::uint64_t old);
@@ -200,7 +200,7 @@ class NdbFile final : public NodeStore {
   void AddRef(std::uint64_t bid);
   void DropExtraRef(std::uint64_t bid);
   // PutBlock() of an internal block naming |children|.
-  std::uint64_t PutInternal(std::string payload, std::uint64_t old_bid,
+  std::uint64_t PutInternal(const std::string& payload, std::uint64_t old_bid,
                             const std::vector<std::uint64_t>& children);
   // The committed block's payload (from the cache of recently written
   // blocks, else read and cached); nullptr when it cannot be read.
