@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <mutex>
 #include <set>
 #include <vector>
 
@@ -16,7 +17,32 @@
 
 namespace mailfs::fs {
 
-StagingFile::StagingFile(const std::string& dir) {
+namespace {
+
+// Files of released staging files, emptied and kept for the next ones:
+// emptying a file costs less than making one (up to a millisecond on a busy
+// ext4), and a copy into the mount stages every message it writes.
+constexpr std::size_t kSparesMax = 8;
+std::mutex spares_mu;
+std::vector<std::pair<std::string, int>>& Spares() {
+  static auto* spares = new std::vector<std::pair<std::string, int>>;  // outlives every StagingFile
+  return *spares;
+}
+
+}  // namespace
+
+StagingFile::StagingFile(const std::string& dir) : dir_(dir) {
+  {
+    std::lock_guard<std::mutex> lock(spares_mu);
+    auto& spares = Spares();
+    for (auto it = spares.begin(); it != spares.end(); ++it) {
+      if (it->first == dir) {
+        fd_ = it->second;
+        spares.erase(it);
+        return;
+      }
+    }
+  }
   fd_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (fd_ < 0) {
     // Some file systems lack O_TMPFILE: create and unlink at once.
@@ -28,7 +54,15 @@ StagingFile::StagingFile(const std::string& dir) {
 }
 
 StagingFile::~StagingFile() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ < 0) return;
+  if (::ftruncate(fd_, 0) == 0) {
+    std::lock_guard<std::mutex> lock(spares_mu);
+    if (Spares().size() < kSparesMax) {
+      Spares().emplace_back(dir_, fd_);
+      return;
+    }
+  }
+  ::close(fd_);
 }
 
 std::uint64_t StagingFile::Size() const {

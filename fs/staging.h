@@ -14,6 +14,7 @@ namespace mailfs::fs {
 
 // An anonymous (already unlinked) temporary file in |dir|. Thread-compatible:
 // Write/Truncate are serialised by the caller; ReadAt may run concurrently.
+// A released one is emptied and its file kept for the next (a few at most).
 class StagingFile final : public Blob {
  public:
   // Throws Error(kIo/kNoSpace) if the file cannot be made.
@@ -30,6 +31,7 @@ class StagingFile final : public Blob {
   int fd() const { return fd_; }
 
  private:
+  std::string dir_;
   int fd_ = -1;
 };
 

@@ -9,12 +9,15 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "backends/memory/memory_backend.h"
 #include "backends/sha256.h"
 #include "fs/naming.h"
+#include "fs/staging.h"
 
 namespace mailfs::fs {
 namespace {
@@ -561,6 +564,28 @@ TEST(FlagsTest, FormatAndParse) {
   EXPECT_EQ(Filesystem::ParseFlags("  \\seen   \\FLAGGED "), (Flags{"\\Flagged", "\\Seen"}));
   EXPECT_THROW(Filesystem::ParseFlags("\\Bogus"), Error);
   EXPECT_THROW(Filesystem::ParseFlags("bad(keyword"), Error);
+}
+
+TEST(StagingFileTest, AReusedFileStartsEmpty) {
+  std::string dir = std::filesystem::temp_directory_path() / ("mailfs-staging-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  {
+    StagingFile first(dir);
+    const std::string secret = "Subject: secret\r\n\r\nbody\r\n";
+    first.WriteAt(0, secret.data(), secret.size());
+    EXPECT_EQ(first.Size(), secret.size());
+  }
+  for (int i = 0; i < 20; ++i) {  // more than are kept
+    std::vector<std::unique_ptr<StagingFile>> files;
+    for (int j = 0; j < 12; ++j) {
+      files.push_back(std::make_unique<StagingFile>(dir));
+      EXPECT_EQ(files.back()->Size(), 0u);
+      char c;
+      EXPECT_EQ(files.back()->ReadAt(0, &c, 1), 0u);
+      files.back()->WriteAt(0, "x", 1);
+    }
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
