@@ -12,6 +12,7 @@ usage: pst_compare_readers.py MOUNT PFFEXPORT_DIR READPST_DIR EXTRACTOR_TXT|-
 import email
 import email.header
 import email.policy
+import email.utils
 import hashlib
 import os
 import re
@@ -226,8 +227,8 @@ def same_attachments(mine, theirs, name_ok):
     return not rest
 
 
-def main():
-    mount, pff_dir, rp_dir, ext_txt = sys.argv[1:5]
+def main_samples(argv):
+    mount, pff_dir, rp_dir, ext_txt = argv[:4]
     ipm_names = ("Top of Personal Folders", "Top of Outlook data file", "Top of Information Store", "IPM_SUBTREE")
     mine = ours(mount)
     print("# mailfs: %d folders, %d messages" % (len(mine), sum(len(v) for v in mine.values())))
@@ -284,6 +285,555 @@ def main():
         print("known " + k)
     print("# %d disagreement(s)" % len(failures))
     return 1 if failures else 0
+
+
+# ---------------------------------------------------------------------------
+# Files that mailfs wrote: every judge against the source tree that was
+# copied in (pst_compare_readers.py --source SRC ...).
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import mailname  # noqa: E402  (design.md §3 header decoding, folder escapes)
+
+
+def norm(text):
+    """A subject as every judge can show it: CR, LF and TAB runs as one space
+    (OutlookHeaders.txt is one line a field, readpst folds long headers), no
+    space at either end."""
+    return re.sub(r"[ \t\r\n]+", " ", text).strip(" ")
+
+
+def raw_bytes(text):
+    """The bytes a compat32 header value or parameter came from."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def unfold(value):
+    return re.sub(rb"\r?\n(?=[ \t])", b"", value)
+
+
+def part_name(part):
+    """The attachment name of a MIME part: filename (RFC 2231 joined, RFC 2047
+    words decoded, raw 8-bit read as UTF-8), else the Content-Type name."""
+    name = None
+    for header, param in (("content-disposition", "filename"), ("content-type", "name")):
+        values = [v for k, v in part.get_params([], header=header)[1:] if k.lower() == param]
+        # The RFC 2231 form (a tuple here) before a plain one of the same
+        # name: readpst writes both, the plain one in raw UTF-8.
+        values.sort(key=lambda v: not isinstance(v, tuple))
+        if values:
+            name = values[0]
+            break
+    if name is None:
+        return ""
+    if isinstance(name, tuple):
+        return email.utils.collapse_rfc2231_value(name, errors="replace")
+    name = email.utils.unquote(name)
+    return mailname.decode_subject(unfold(raw_bytes(name)))
+
+
+def subject_of_msg(msg):
+    raw = msg.get("Subject")
+    return norm(mailname.decode_subject(unfold(raw_bytes(str(raw))))) if raw is not None else ""
+
+
+def mime_attachments(msg):
+    """What a message's MIME structure holds besides its body, the way
+    pst-writing.md §13 maps it: every leaf part except the first inline
+    text/plain and the first inline text/html without a file name.
+    [("file", name, sha) | ("message", "", inner subject)], sorted."""
+    seen = {"plain": False, "html": False}
+    out = []
+
+    def visit(part):
+        ctype = part.get_content_type()
+        if ctype == "message/rfc822" and part.is_multipart():
+            inner = part.get_payload(0)
+            out.append(("message", "", subject_of_msg(inner)))
+            return
+        maintype, subtype = ctype.split("/", 1)
+        if maintype == "multipart":
+            # (no parts at all: readpst writes an empty body so)
+            for sub in part.get_payload() if part.is_multipart() else []:
+                visit(sub)
+            return
+        body = (maintype == "text" and part.get_content_disposition() != "attachment"
+                and part.get_filename() is None)
+        if body and subtype in ("plain", "html") and not seen[subtype]:
+            seen[subtype] = True
+            return
+        out.append(("file", part_name(part), sha(part.get_payload(decode=True) or b"")))
+
+    visit(msg)
+    return sorted(out)
+
+
+def eml_item(data):
+    msg = email.message_from_bytes(data, policy=email.policy.compat32)
+    fields = mailname.header_fields(mailname.header_block(data))
+    raw = mailname.first_field(fields, "subject")
+    subject = norm(mailname.decode_subject(raw)) if raw is not None else ""
+    return (subject, tuple(mime_attachments(msg)))
+
+
+class Folder:
+    """A folder as one reader shows it: its name there, its items
+    [(subject, attachments)] and its children by name."""
+
+    def __init__(self, name):
+        self.name = name
+        self.items = []
+        self.children = {}
+        self._sig = None
+
+    def child(self, name):
+        return self.children.setdefault(name, Folder(name))
+
+    def signature(self):
+        """Content without names: subjects here and in every subfolder."""
+        if self._sig is None:
+            self._sig = (tuple(sorted(s for s, _ in self.items)),
+                         tuple(sorted(c.signature() for c in self.children.values())))
+        return self._sig
+
+    def total(self):
+        return len(self.items) + sum(c.total() for c in self.children.values())
+
+    def walk(self, path=()):
+        yield path, self
+        for name in sorted(self.children):
+            yield from self.children[name].walk(path + (name,))
+
+
+def tree_of_emls(top, unescape):
+    """A directory of .eml files (the source, a mailfs mount) as a Folder tree;
+    unescape: the mailfs folder escapes (design.md §3) are undone."""
+    root = Folder("")
+    for d, dirs, files in os.walk(top):
+        rel = os.path.relpath(d, top)
+        node = root
+        if rel != ".":
+            for comp in rel.split(os.sep):
+                node = node.child(mailname.unescape_folder(comp) if unescape else comp)
+        for f in sorted(files):
+            if f.endswith(".eml"):
+                with open(os.path.join(d, f), "rb") as fh:
+                    node.items.append(eml_item(fh.read()))
+    return root
+
+
+# -- pffexport (libpff pfftools/export_handle.c, libcpath sanitising) ---------
+
+PFF_ITEM_DIR = re.compile(r"^(Activity|Appointment|Contact|DistributionList|Document|Message|Meeting|Note"
+                          r"|RSSFeed|Task)\d{5}$")
+
+
+def pff_sanitize(name):
+    """pffexport's file names: bytes 0x01-0x1F and 0x7F and the characters
+    / \\ ! $ % & * + : ; < > ? @ | ~ each become '_'; everything else,
+    non-ASCII included, stays."""
+    return re.sub(r"[\x01-\x1f\x7f/\\!$%&*+:;<>?@|~]", "_", name)
+
+
+class PffNaming:
+    """pffexport's folder directories (export_handle_get_folder_name and
+    export_handle_export_folder): the sanitised display name; when that is
+    empty or already exists ('.', '..', an earlier sibling that sanitises
+    alike) Folder%05d with the folder's index in the hierarchy table, which
+    depends on the order of the siblings there."""
+
+    @staticmethod
+    def base(name):
+        return pff_sanitize(name)
+
+    @staticmethod
+    def alone(name):
+        s = pff_sanitize(name)
+        return None if s in ("", ".", "..") else s
+
+    @staticmethod
+    def fallback(name, dirname):
+        return re.fullmatch(r"Folder\d{5}", dirname) is not None
+
+
+def pff_item(item_dir):
+    def subject_in(d):
+        for f in ("OutlookHeaders.txt", "Appointment.txt", "Contact.txt", "Task.txt", "Meeting.txt"):
+            p = os.path.join(d, f)
+            if os.path.exists(p):
+                with open(p, "rb") as fh:
+                    text = fh.read().decode("utf-8", "replace")
+                m = re.search(r"^Subject:\t+(.*?)\n(?=[A-Z][A-Za-z ]*:\t|\Z)", text, re.M | re.S)
+                return norm(m.group(1)) if m else ""
+        return ""
+
+    atts = []
+    ad = os.path.join(item_dir, "Attachments")
+    if os.path.isdir(ad):
+        for a in sorted(os.listdir(ad)):
+            ap = os.path.join(ad, a)
+            if os.path.isdir(ap):
+                # An embedded message: Attachment%05d/<its item directory>.
+                inner = [os.path.join(ap, e) for e in sorted(os.listdir(ap)) if PFF_ITEM_DIR.match(e)]
+                atts.append(("message", "", subject_in(inner[0]) if inner else ""))
+            else:
+                with open(ap, "rb") as fh:
+                    atts.append(("file", re.sub(r"^\d+_", "", a), sha(fh.read())))
+    return (subject_in(item_dir), tuple(sorted(atts)))
+
+
+def tree_of_pffexport(export_dir):
+    roots = [os.path.join(export_dir, n) for n in IPM_NAMES if os.path.isdir(os.path.join(export_dir, n))]
+    if len(roots) != 1:
+        return None
+    root = Folder("")
+
+    def walk(d, node):
+        for e in sorted(os.listdir(d)):
+            p = os.path.join(d, e)
+            if not os.path.isdir(p):
+                continue
+            if PFF_ITEM_DIR.match(e):
+                node.items.append(pff_item(p))
+            else:
+                walk(p, node.child(e))
+    walk(roots[0], root)
+    return root
+
+
+def pff_subject(subject):
+    """pffexport skips the first two bytes of a subject whose first byte is
+    below 0x20 (export_handle_export_message_subject_to_item_file: 'ignore
+    the subject control codes', the 0x01 prefix-length marker), and it
+    compares a signed char, so a subject that starts with a non-ASCII
+    character (UTF-8 lead byte >= 0x80) loses two bytes too: the whole of a
+    two-byte character, two thirds of a longer one."""
+    raw = subject.encode("utf-8")
+    if raw and (raw[0] < 0x20 or raw[0] >= 0x80):
+        dropped = raw[2:].decode("utf-8", "replace")
+        known.add("pffexport drops the first two UTF-8 bytes of a subject that starts with a non-ASCII "
+                  "character (a signed-char test for control codes in export_handle.c)")
+        return norm(dropped)
+    return subject
+
+
+def pff_attachment_name(name):
+    """pffexport writes an attachment as <n>_<sanitised long file name>, and as
+    <n>_Attachment.txt when it has no long file name (the <n>_ goes before the
+    comparison)."""
+    return pff_sanitize(name) if name else "Attachment.txt"
+
+
+# -- readpst (libpst src/readpst.c, -e: mk_separate_dir, check_filename) -------
+
+def rp_sanitize(name):
+    """readpst's check_filename: '/', '\\' and ':' become '_'."""
+    return re.sub(r"[/\\:]", "_", name)
+
+
+class RpNaming:
+    """readpst -e's folder directories (mk_separate_dir): the sanitised name;
+    while mkdir fails because it exists ('.', '..', an earlier sibling that
+    sanitises alike) it tries the name with 1, 2, ... appended, so which
+    sibling gets which name depends on the order of the hierarchy table."""
+
+    @staticmethod
+    def base(name):
+        return rp_sanitize(name)
+
+    @staticmethod
+    def alone(name):
+        s = rp_sanitize(name)
+        return s + "1" if s in (".", "..") else (s or None)
+
+    @staticmethod
+    def fallback(name, dirname):
+        return re.fullmatch(re.escape(rp_sanitize(name)) + r"\d+", dirname) is not None
+
+
+class ExactNaming:
+    """Readers that report the display names themselves."""
+
+    @staticmethod
+    def base(name):
+        return name
+
+    @staticmethod
+    def alone(name):
+        return name
+
+    @staticmethod
+    def fallback(name, dirname):
+        return False
+
+
+def rp_item(path):
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return eml_item(data)
+
+
+def tree_of_readpst(out_dir):
+    stores = [d for d in os.listdir(out_dir) if os.path.isdir(os.path.join(out_dir, d))]
+    root = Folder("")
+    if not stores:
+        return root
+    if len(stores) != 1:
+        return None
+    base = os.path.join(out_dir, stores[0])
+    for d, dirs, files in os.walk(base):
+        rel = os.path.relpath(d, base)
+        node = root
+        if rel != ".":
+            for comp in rel.split(os.sep):
+                node = node.child(comp)
+        for f in sorted(files):
+            if f.endswith(".eml"):
+                node.items.append(rp_item(os.path.join(d, f)))
+    return root
+
+
+EMPTY_SHA = sha(b"")
+
+
+def rp_attachments(atts):
+    """readpst leaves out an attachment of 0 bytes: write_inline_attachment()
+    finds neither data nor a data id for it and returns without a part."""
+    kept = [a for a in atts if not (a[0] == "file" and a[2] == EMPTY_SHA)]
+    if len(kept) != len(atts):
+        known.add("readpst writes no MIME part for an attachment of 0 bytes")
+    return kept
+
+
+# -- pst-extractor (pst_extractor_dump.js) -------------------------------------
+
+def tree_of_extractor(jsonl_path, errors):
+    import json
+    root = Folder("")
+    ipm = None
+    with open(jsonl_path, encoding="utf-8") as fh:
+        for line in fh:
+            o = json.loads(line)
+            path = o.get("path", [])
+            if o["t"] == "E":
+                errors.append("/".join(path) + ": " + o["error"])
+                continue
+            if len(path) < 1 or path[0] not in IPM_NAMES:
+                continue
+            if ipm is None:
+                ipm = path[0]
+            node = root
+            for comp in path[1:]:
+                node = node.child(comp)
+            if o["t"] == "M":
+                atts = []
+                for a in o["atts"]:
+                    if a["method"] == 5:
+                        atts.append(("message", "", norm(a["inner"] or "")))
+                    else:
+                        atts.append(("file", a["name"], a["sha"]))
+                node.items.append((norm(o["subject"]), tuple(sorted(atts))))
+    return root if ipm is not None else None
+
+
+IPM_NAMES = ("Top of Personal Folders", "Top of Outlook data file", "Top of Information Store", "IPM_SUBTREE")
+
+
+# -- matching and comparing -----------------------------------------------------
+
+class Judge:
+    def __init__(self, name, tree, naming=ExactNaming, att_name_ok=None, drops_empty_leaves=False,
+                 subject_view=None, atts_view=None):
+        self.name = name
+        self.tree = tree
+        self.naming = naming
+        self.att_name_ok = att_name_ok or (lambda mine, theirs: mine == theirs)
+        self.drops_empty_leaves = drops_empty_leaves
+        self.subject_view = subject_view or (lambda s: s)
+        self.atts_view = atts_view or (lambda atts: atts)
+        self.by_content = []
+        self.problems = []
+
+
+def match_children(judge, src, got, path, pairs):
+    """Pairs each source child of src with a child directory of got. A name
+    whose directory the tool's rule fixes (no sibling can take it first) must
+    be there under that name. The others -- the tool's name depends on the
+    order of the siblings in the hierarchy table -- are matched among the
+    directories the rule allows for them by content (subjects here and
+    below), and reported as matched so."""
+    naming = judge.naming
+    wanted = {n: c for n, c in src.children.items()
+              if not (judge.drops_empty_leaves and not c.items and not c.children)}
+    groups = {}
+    for n in wanted:
+        groups.setdefault(naming.base(n), []).append(n)
+    ordered = {n for n in wanted if naming.alone(n) is None or len(groups[naming.base(n)]) > 1}
+    changed = True
+    while changed:
+        changed = False
+        for n in wanted:
+            if n not in ordered and any(naming.fallback(m, naming.alone(n)) for m in ordered):
+                ordered.add(n)
+                changed = True
+    free = dict(got.children)
+    where = lambda n: "/" + "/".join(path + (n,))
+    for n in sorted(set(wanted) - ordered):
+        d = naming.alone(n)
+        if d in free:
+            pairs.append((path + (n,), wanted[n], free.pop(d)))
+        else:
+            judge.problems.append("%s: missing (expected as %r)" % (where(n), d))
+    def options(n):
+        return [d for d in free if d == naming.base(n) or d == naming.alone(n) or naming.fallback(n, d)]
+    for n in sorted(ordered, key=lambda n: (len(options(n)), n)):
+        opts = options(n)
+        if not opts:
+            judge.problems.append("%s: missing (no directory its rule allows is left)" % where(n))
+            continue
+        same = [d for d in opts if free[d].signature() == wanted[n].signature()]
+        pick = (same or opts)[0]
+        judge.by_content.append("%s as %r%s" % (where(n), pick, "" if same else
+                                                " (no candidate has the same content)"))
+        pairs.append((path + (n,), wanted[n], free.pop(pick)))
+    for d in sorted(free):
+        judge.problems.append("%s: folder %r has no source folder" % ("/" + "/".join(path), d))
+
+
+def compare_items(judge, path, src, got):
+    where = "/" + "/".join(path)
+    if len(src.items) != len(got.items):
+        judge.problems.append("%s: %d messages, source %d" % (where, len(got.items), len(src.items)))
+    a = sorted(s for s, _ in src.items)
+    b = sorted(s for s, _ in got.items)
+    if a != b:
+        only_a = sorted(set(a) - set(b))[:3]
+        only_b = sorted(set(b) - set(a))[:3]
+        judge.problems.append("%s: subjects differ; only in the source %r, only in %s %r"
+                              % (where, only_a, judge.name, only_b))
+        return
+    # Attachments, message by message (messages of one subject in any order).
+    rest = {}
+    for s, atts in got.items:
+        rest.setdefault(s, []).append(atts)
+    for s, atts in src.items:
+        pool = rest.get(s, [])
+        for i, cand in enumerate(pool):
+            if same_atts(atts, cand, judge.att_name_ok):
+                del pool[i]
+                break
+        else:
+            judge.problems.append("%s: message %r: attachments %s, %s shows %s"
+                                  % (where, s, show_atts(atts), judge.name,
+                                     " or ".join(show_atts(c) for c in pool) or "none"))
+
+
+def same_atts(mine, theirs, name_ok):
+    rest = list(theirs)
+    for kind, name, h in mine:
+        for i, (k, n, d) in enumerate(rest):
+            if k == kind and d == h and (kind == "message" or name_ok(name, n)):
+                del rest[i]
+                break
+        else:
+            return False
+    return not rest
+
+
+def show_atts(atts):
+    return "[%s]" % ", ".join(("%r %s" % (n, h)) if k == "file" else "message %r" % h for k, n, h in atts)
+
+
+def view_of(judge, folder):
+    """The source as this judge can show it (its known, explained
+    limitations applied to subjects and attachments)."""
+    v = Folder(folder.name)
+    for subject, atts in folder.items:
+        atts = [(k, n, judge.subject_view(h) if k == "message" else h) for k, n, h in atts]
+        v.items.append((judge.subject_view(subject), tuple(sorted(judge.atts_view(atts)))))
+    for name, c in folder.children.items():
+        v.children[name] = view_of(judge, c)
+    return v
+
+
+def compare_judge(judge, source, new_file):
+    if judge.tree is None:
+        judge.problems.append("the IPM subtree is missing from its output")
+        return 0
+    source = view_of(judge, source)
+    pairs = [((), source, judge.tree)]
+    i = 0
+    while i < len(pairs):
+        path, s, g = pairs[i]
+        compare_items(judge, path, s, g)
+        if not path and new_file and "Deleted Items" not in s.children:
+            # A file that -o create made has Outlook's empty Deleted Items.
+            d = g.children.get(judge.naming.alone("Deleted Items"))
+            if d is not None and not d.items and not d.children:
+                g = Folder(g.name)
+                g.items = pairs[i][2].items
+                g.children = {k: v for k, v in pairs[i][2].children.items() if v is not d}
+        match_children(judge, s, g, path, pairs)
+        i += 1
+    return len(pairs)
+
+
+def main_written(argv):
+    import argparse
+    ap = argparse.ArgumentParser(prog="pst_compare_readers.py --source")
+    ap.add_argument("--source", required=True)
+    ap.add_argument("--mount")
+    ap.add_argument("--pffexport")
+    ap.add_argument("--readpst")
+    ap.add_argument("--extractor")
+    ap.add_argument("--new-file", action="store_true",
+                    help="the file was made by -o create (an empty Deleted Items of its own)")
+    a = ap.parse_args(argv)
+    source = tree_of_emls(a.source, True)
+    nfolders = sum(1 for _ in source.walk())
+    natts = sum(len(x[1]) for _, f in source.walk() for x in f.items)
+    print("# source: %d folders, %d messages, %d attachments" % (nfolders, source.total(), natts))
+    judges = []
+    if a.mount:
+        judges.append(Judge("mailfs", tree_of_emls(a.mount, True)))
+    if a.pffexport:
+        judges.append(Judge("pffexport", tree_of_pffexport(a.pffexport), PffNaming,
+                            lambda mine, theirs: pff_attachment_name(mine) == theirs,
+                            subject_view=pff_subject))
+    if a.readpst:
+        # readpst writes no directory for a folder without messages and
+        # subfolders (readpst.c process(): it recurses into a folder only
+        # when it has child nodes).
+        judges.append(Judge("readpst", tree_of_readpst(a.readpst), RpNaming, readpst_name_ok, drops_empty_leaves=True, atts_view=rp_attachments))
+    if a.extractor:
+        errors = []
+        tree = tree_of_extractor(a.extractor, errors)
+        j = Judge("pst-extractor", tree)
+        j.problems += ["unreadable: " + e for e in errors]
+        judges.append(j)
+    bad = 0
+    for j in judges:
+        n = compare_judge(j, source, a.new_file)
+        for line in j.by_content:
+            print("note  %s: matched by content: %s" % (j.name, line))
+        if j.problems:
+            bad += 1
+            for p in j.problems[:40]:
+                print("FAIL  %s: %s" % (j.name, p))
+            if len(j.problems) > 40:
+                print("FAIL  %s: ... and %d more" % (j.name, len(j.problems) - 40))
+        else:
+            shown = sum(len(x[1]) for _, f in j.tree.walk() for x in f.items)
+            print("ok    %s: %d folders, %d messages, %d attachments: folders, counts, subjects, "
+                  "attachment names and bytes as in the source" % (j.name, n, j.tree.total(), shown))
+    for k in sorted(known):
+        print("known " + k)
+    return 1 if bad else 0
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1].startswith("--"):
+        return main_written(sys.argv[1:])
+    return main_samples(sys.argv[1:])
 
 
 if __name__ == "__main__":
