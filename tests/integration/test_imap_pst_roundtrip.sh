@@ -11,7 +11,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$MAILFS_SOURCE_DIR/tests/support/imap_it.sh"
 imap_it_init
-for tool in rsync pffinfo pffexport lspst; do
+for tool in rsync pffinfo pffexport lspst readpst; do
   command -v "$tool" >/dev/null || skip "$tool is not installed"
 done
 PSTCHECK=${MAILFS_PSTCHECK_BIN:-$(dirname "$MAILFS_BIN")/mailfs-pstcheck}
@@ -31,7 +31,7 @@ log "the account holds $total messages"
 # judge PST LABEL: all readers accept the file and count every message.
 judge() {
   local pst=$1 label=$2 out="$IT_TMP/judge-$2"
-  mkdir -p "$out"
+  mkdir -p "$out/readpst"
   check "$label: mailfs-pstcheck finds nothing" "$PSTCHECK" -q "$pst"
   pffinfo "$pst" >"$out/info" 2>"$out/info.err"
   check "$label: pffinfo without stderr" test $? -eq 0 -a ! -s "$out/info.err"
@@ -41,11 +41,30 @@ judge() {
   expect_eq "$label: messages pffexport finds" \
     "$(find "$out/x.export" -type d -name 'Message[0-9]*' ! -path '*/Attachments/*' | wc -l)" "$total"
   expect_eq "$label: messages lspst lists" "$(lspst "$pst" 2>/dev/null | grep -c '^Email')" "$total"
-  if [ -n "${MAILFS_PST_EXTRACTOR_DIR:-}" ] && [ -f "$SHARED_DIR/tools/pst_tree_extractor.js" ]; then
-    NODE_PATH="$MAILFS_PST_EXTRACTOR_DIR/node_modules" node "$SHARED_DIR/tools/pst_tree_extractor.js" "$pst" >"$out/ext" 2>&1
+  readpst -j 0 -e -D -8 -o "$out/readpst" "$pst" >"$out/readpst.txt" 2>&1
+  check "$label: readpst exits 0" test $? -eq 0
+  if [ -n "${MAILFS_PST_EXTRACTOR_DIR:-}" ]; then
+    NODE_PATH="$MAILFS_PST_EXTRACTOR_DIR/node_modules" node "$MAILFS_SOURCE_DIR/tests/integration/pst_extractor_dump.js" \
+      "$pst" >"$out/ext" 2>&1
     check "$label: pst-extractor reads the file" test $? -eq 0
-    expect_eq "$label: messages pst-extractor finds" "$(grep -c '^  M ' "$out/ext")" "$total"
+    expect_eq "$label: messages pst-extractor finds" "$(grep -c '^{"t":"M"' "$out/ext")" "$total"
   fi
+}
+
+# judges_agree MOUNT LABEL: the remount, pffexport, readpst and pst-extractor
+# show the account's folders, per folder the count and subjects of the
+# messages and their attachments' names and bytes (pst_compare_readers.py).
+judges_agree() {
+  local out="$IT_TMP/judge-$2" t0 t1
+  local -a ext=()
+  [ -s "$out/ext" ] && ext=(--extractor "$out/ext")
+  t0=$(date +%s.%N)
+  python3 "$MAILFS_SOURCE_DIR/tests/integration/pst_compare_readers.py" --source "$A" --new-file \
+    --mount "$1" --pffexport "$out/x.export" --readpst "$out/readpst" "${ext[@]}" >"$out/compare.txt" 2>&1
+  check "$2: every judge shows the account's folders, counts, subjects and attachments" test $? -eq 0
+  t1=$(date +%s.%N)
+  sed "s/^/$IT_NAME: $2: /" "$out/compare.txt" | head -n 60
+  log "$2: judges compared in $(python3 -c "print('%.1f s' % ($t1 - $t0))")"
 }
 
 # compare MOUNT LABEL: the PST mount equals the IMAP mount.
@@ -72,6 +91,7 @@ for how in rsync cp; do
   judge "$P" "$how"
   start_mount "$P" "$IT_TMP/r-$how" || die "cannot remount $P"
   compare "$IT_TMP/r-$how" "$how"
+  judges_agree "$IT_TMP/r-$how" "$how"
   stop_mount "$IT_TMP/r-$how"
 done
 
