@@ -1,13 +1,31 @@
 #!/usr/bin/python3
-"""Compares a PST mount with what pffexport, readpst and pst-extractor report
-for the same file: folder tree, messages per folder, subjects, attachment
-names and bytes. Prints one line per check and a final verdict; exit status 1
-on a disagreement that is not one of the known, explained ones.
+"""What pffexport, readpst and pst-extractor report for a PST file, compared
+folder by folder: folder tree, messages per folder, subjects, attachment
+names and bytes. Exit status 1 on a disagreement that is not one of the
+known, explained ones (each tool behaviour is named where it is handled).
 
-usage: pst_compare_readers.py MOUNT PFFEXPORT_DIR READPST_DIR EXTRACTOR_TXT|-
-  PFFEXPORT_DIR  the .export directory of `pffexport -q -m all -f all`
-  READPST_DIR    the output directory of `readpst -j 0 -r -e -D -8`
-  EXTRACTOR_TXT  output of shared/tools/pst_tree_extractor.js ("-": none)
+A sample file (test_pst_mount.sh), against its mailfs mount; one line per
+check:
+  pst_compare_readers.py MOUNT PFFEXPORT_DIR READPST_DIR EXTRACTOR_TXT|-
+    PFFEXPORT_DIR  the .export directory of `pffexport -q [-m all -f all]`
+    READPST_DIR    the output directory of `readpst -j 0 [-r] -e -D -8`
+    EXTRACTOR_TXT  output of shared/tools/pst_tree_extractor.js ("-": none)
+
+A file that mailfs wrote, against the tree of .eml files copied into it
+(test_pst_write.sh, test_imap_pst_roundtrip.sh); one line per judge, one per
+disagreement (naming folder, message and judge), one per folder matched by
+content rather than by name:
+  pst_compare_readers.py --source SRC [--new-file] [--mount MNT]
+      [--pffexport PFFEXPORT_DIR] [--readpst READPST_DIR] [--extractor JSONL]
+    SRC, MNT     directories of .eml files with mailfs's folder escapes (the
+                 source or a mount of it; a mailfs mount of the written file)
+    JSONL        output of tests/integration/pst_extractor_dump.js
+    --new-file   the file was made by -o create: its own empty Deleted Items
+                 at the top is expected when SRC has none
+  Folder names are mapped to each tool's directory names by the tool's own
+  sanitising rules (PffNaming, RpNaming); where the name a tool gives depends
+  on the order of siblings in the file (names that sanitise alike, '.',
+  '..'), siblings are matched by content: their subjects and those below.
 """
 import email
 import email.header
@@ -82,7 +100,10 @@ def ours(mount):
     return {k: sorted(v) for k, v in tree.items()}
 
 
-ITEM_DIR = re.compile(r"^[A-Z][A-Za-z]*\d{5}$")
+# The item directories pffexport makes (export_handle.c: "%s%05d" with the
+# item type's prefix); a folder is never one (folders are exported first).
+PFF_ITEM_DIR = re.compile(r"^(Activity|Appointment|Contact|DistributionList|Document|Message|Meeting|Note"
+                          r"|Feed|Item|Task)\d{5}$")
 
 
 def pffexport(export_dir, ipm_names):
@@ -111,7 +132,7 @@ def pffexport(export_dir, ipm_names):
             p = os.path.join(d, e)
             if not os.path.isdir(p):
                 continue
-            if ITEM_DIR.match(e) and not e.startswith("Attachment"):
+            if PFF_ITEM_DIR.match(e):
                 atts = []
                 ad = os.path.join(p, "Attachments")
                 if os.path.isdir(ad):
@@ -423,10 +444,6 @@ def tree_of_emls(top, unescape):
 
 # -- pffexport (libpff pfftools/export_handle.c, libcpath sanitising) ---------
 
-PFF_ITEM_DIR = re.compile(r"^(Activity|Appointment|Contact|DistributionList|Document|Message|Meeting|Note"
-                          r"|RSSFeed|Task)\d{5}$")
-
-
 def pff_sanitize(name):
     """pffexport's file names: bytes 0x01-0x1F and 0x7F and the characters
     / \\ ! $ % & * + : ; < > ? @ | ~ each become '_'; everything else,
@@ -594,6 +611,23 @@ def tree_of_readpst(out_dir):
             if f.endswith(".eml"):
                 node.items.append(rp_item(os.path.join(d, f)))
     return root
+
+
+def rp_attachment_name(name):
+    """The name a MIME parser reads from readpst's part for an attachment
+    whose long file name is name. readpst writes (write_inline_attachment)
+    filename*=utf-8''<name> with only the bytes <= 32 of a signed char
+    percent-encoded ("%2x": non-ASCII, space, controls; other characters,
+    ' ( ) ; % * included, stay raw) and filename="<name>" with " and \
+    backslash-escaped; it is read back here the way the source is."""
+    if not name:
+        return ""
+    enc = "".join("%" + ("%2x" % b) if b <= 32 or b >= 128 else chr(b) for b in name.encode("utf-8"))
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    head = ("Content-Type: application/octet-stream\nContent-Disposition: attachment; \n"
+            "        filename*=utf-8''%s;\n        filename=\"%s\"\n\n" % (enc, quoted))
+    return part_name(email.message_from_bytes(head.encode("utf-8", "surrogateescape"),
+                                              policy=email.policy.compat32))
 
 
 EMPTY_SHA = sha(b"")
@@ -825,7 +859,8 @@ def main_written(argv):
         # readpst writes no directory for a folder without messages and
         # subfolders (readpst.c process(): it recurses into a folder only
         # when it has child nodes).
-        judges.append(Judge("readpst", tree_of_readpst(a.readpst), RpNaming, readpst_name_ok, drops_empty_leaves=True, atts_view=rp_attachments))
+        judges.append(Judge("readpst", tree_of_readpst(a.readpst), RpNaming,
+                            lambda mine, theirs: rp_attachment_name(mine) == theirs, drops_empty_leaves=True, atts_view=rp_attachments))
     if a.extractor:
         errors = []
         tree = tree_of_extractor(a.extractor, errors)

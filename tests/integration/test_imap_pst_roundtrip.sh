@@ -63,7 +63,7 @@ judges_agree() {
     --mount "$1" --pffexport "$out/x.export" --readpst "$out/readpst" "${ext[@]}" >"$out/compare.txt" 2>&1
   check "$2: every judge shows the account's folders, counts, subjects and attachments" test $? -eq 0
   t1=$(date +%s.%N)
-  sed "s/^/$IT_NAME: $2: /" "$out/compare.txt" | head -n 60
+  awk -v p="$IT_NAME: $2: " '{ print p $0 }' "$out/compare.txt" | head -n 60
   log "$2: judges compared in $(python3 -c "print('%.1f s' % ($t1 - $t0))")"
 }
 

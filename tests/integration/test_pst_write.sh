@@ -21,11 +21,12 @@ setfattr -n user.probe -v 1 "$IT_TMP/xattr-probe" 2>/dev/null ||
 
 # judge PST LABEL EXPECTED_MESSAGES [SOURCE]: every reader must accept the
 # file and count the messages we expect (EXPECTED_MESSAGES < 0: do not
-# count). With SOURCE (the tree of .eml files the file must hold, a file that
-# -o create made; "sample": a sample file compared with its remount), the four judges -- a remount, pffexport, readpst and
+# count). With SOURCE, the tree of .eml files that a file made by -o create
+# must hold, the four judges -- a remount, pffexport, readpst and
 # pst-extractor -- must show its folders, per folder the count and subjects
-# of the messages and their attachments' names and bytes
-# (pst_compare_readers.py; its summary is logged).
+# of the messages and their attachments' names and bytes; with "sample", a
+# sample file of another producer, the three foreign judges must agree with
+# its remount (pst_compare_readers.py; its summary is logged).
 judge() {
   local pst=$1 label=$2 want=$3 src=${4:-} out n
   local -a ext=()
@@ -78,7 +79,8 @@ judge() {
     check "$label: every judge shows the source's folders, counts, subjects and attachments" test $? -eq 0
   fi
   # (the per-folder lines of the sample mode only when they disagree)
-  grep -E -v '^ok +(pffexport|readpst|pst-extractor): /' "$out/compare.txt" | sed "s/^/$IT_NAME: $label: /" | head -n 60
+  grep -E -v '^ok +(pffexport|readpst|pst-extractor): /' "$out/compare.txt" |
+    awk -v p="$IT_NAME: $label: " '{ print p $0 }' | head -n 60
   stop_mount "$out/mnt"
 }
 
