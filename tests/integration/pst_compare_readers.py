@@ -184,10 +184,29 @@ def readpst(out_dir):
     return {k: sorted(v) for k, v in tree.items()}
 
 
-def extractor(txt_path, ipm_names):
-    """folder -> sorted [(subject, attachment count)] or None (cannot open)."""
+def extractor(txt_path, ipm_names, comps):
+    """folder -> sorted [(subject, attachment count)] or None (cannot open);
+    comps gets each folder's name components. Reads the text of
+    shared/tools/pst_tree_extractor.js (whose "/" between names is ambiguous)
+    or the JSON lines of pst_extractor_dump.js."""
     with open(txt_path, encoding="utf-8") as fh:
         lines = fh.read().splitlines()
+    if lines and lines[0].startswith("{"):
+        import json
+        tree = {}
+        for line in lines:
+            o = json.loads(line)
+            path = o.get("path", [])
+            if o["t"] == "E" and not path:
+                return None
+            if o["t"] == "E" or len(path) < 1 or path[0] not in ipm_names:
+                continue
+            key = "/".join(mailname.escape_folder(c) for c in path[1:])
+            comps[key] = tuple(path[1:])
+            items = tree.setdefault(key, [])
+            if o["t"] == "M":
+                items.append((o["subject"], len(o["atts"])))
+        return {k: sorted(v) for k, v in tree.items()}
     if any(l.startswith("! open failed") for l in lines):
         return None
     tree = {}
@@ -199,6 +218,7 @@ def extractor(txt_path, ipm_names):
             current = None
             if len(parts) >= 2 and parts[1] in ipm_names:
                 current = "/".join(parts[2:])
+                comps[current] = tuple(parts[2:])
                 tree.setdefault(current, [])
         elif line.startswith("  M ") and current is not None:
             m = re.match(r"  M (.*) \| class=.* atts=(\d+) ", line)
@@ -248,15 +268,69 @@ def same_attachments(mine, theirs, name_ok):
     return not rest
 
 
+def readpst_dirs(out_dir):
+    """Every folder directory readpst made: key -> name components."""
+    stores = [d for d in os.listdir(out_dir) if os.path.isdir(os.path.join(out_dir, d))]
+    out = {"": ()}
+    if len(stores) == 1:
+        root = os.path.join(out_dir, stores[0])
+        for top, dirs, files in os.walk(root):
+            rel = os.path.relpath(top, root)
+            if rel != ".":
+                out[rel] = tuple(rel.split(os.sep))
+    return out
+
+
+def rekey(label, mine, theirs, comps, naming, drops_empty_leaves=False):
+    """theirs (a tool's folder -> items) under the mount's folder names:
+    each tool directory mapped to a folder of the mount by the tool's
+    naming rule, or by content where the rule leaves the order of siblings
+    open (match_children). A directory left unmatched keeps its own name
+    with a '?' before it, so that the folder sets differ."""
+    def build(keys_comps, items_of, unescape):
+        root = Folder("")
+        root.key = ""
+        for key, parts in sorted(keys_comps.items(), key=lambda kv: len(kv[1])):
+            node = root
+            for c in parts:
+                node = node.child(mailname.unescape_folder(c) if unescape else c)
+            node.key = key
+            node.items = [(x[0], ()) for x in items_of.get(key, [])]
+        return root
+
+    src = build({k: tuple(k.split("/")) if k else () for k in mine}, mine, True)
+    got = build(comps, theirs, False)
+    judge = Judge(label, got, naming, drops_empty_leaves=drops_empty_leaves)
+    pairs = [((), src, got)]
+    i = 0
+    while i < len(pairs):
+        match_children(judge, pairs[i][1], pairs[i][2], pairs[i][0], pairs)
+        i += 1
+    to_mine = {g.key: s.key for _, s, g in pairs if hasattr(g, "key") and hasattr(s, "key")}
+    for line in judge.by_content:
+        print("note  %s: matched by content: %s" % (label, line))
+    return {to_mine.get(k, "?" + k): v for k, v in theirs.items()}
+
+
 def main_samples(argv):
     mount, pff_dir, rp_dir, ext_txt = argv[:4]
+    # EXCLUDE (a folder of the mount, '/' between names): left out of the
+    # comparison (a tree that mailfs wrote into a sample, compared with its
+    # source by --source ... --subtree EXCLUDE).
+    exclude = argv[4] if len(argv) > 4 else None
     ipm_names = ("Top of Personal Folders", "Top of Outlook data file", "Top of Information Store", "IPM_SUBTREE")
     mine = ours(mount)
+    if exclude:
+        kept = lambda d: {k: v for k, v in d.items() if k != exclude and not k.startswith(exclude + "/")}
+    else:
+        kept = lambda d: d
+    mine_all, mine = mine, kept(mine)
     print("# mailfs: %d folders, %d messages" % (len(mine), sum(len(v) for v in mine.values())))
 
     pff = pffexport(pff_dir, ipm_names)
     report(pff is not None, "pffexport: IPM subtree exported")
     if pff is not None:
+        pff = kept(rekey("pffexport", mine_all, pff, {k: tuple(k.split("/")) if k else () for k in pff}, PffNaming))
         report(sorted(pff) == sorted(mine), "pffexport: same folder tree (%d folders)" % len(pff))
         for folder in sorted(set(pff) | set(mine)):
             a, b = mine.get(folder, []), pff.get(folder, [])
@@ -271,6 +345,7 @@ def main_samples(argv):
                    "pffexport: /%s same attachment names and bytes (%d)" % (folder, len(bb)))
 
     rp = readpst(rp_dir)
+    rp = kept(rekey("readpst", mine_all, rp, readpst_dirs(rp_dir), RpNaming, drops_empty_leaves=True))
     # readpst writes only folders that hold items.
     mine_nonempty = {k: v for k, v in mine.items() if v}
     report(sorted(rp) == sorted(mine_nonempty),
@@ -288,7 +363,10 @@ def main_samples(argv):
                "readpst: /%s same attachment names and bytes (%d files)" % (folder, len(fb)))
 
     if ext_txt != "-":
-        ext = extractor(ext_txt, ipm_names)
+        comps = {}
+        ext = extractor(ext_txt, ipm_names, comps)
+        if ext is not None:
+            ext = kept(rekey("pst-extractor", mine_all, ext, comps, ExactNaming))
         if ext is None:
             # Known: pst-extractor refuses a file without a name-to-id map
             # (NID 0x61); libpff and libpst read it, and so does mailfs.
@@ -813,7 +891,8 @@ def view_of(judge, folder):
 
 def compare_judge(judge, source, new_file):
     if judge.tree is None:
-        judge.problems.append("the IPM subtree is missing from its output")
+        if not judge.problems:
+            judge.problems.append("the IPM subtree is missing from its output")
         return 0
     source = view_of(judge, source)
     pairs = [((), source, judge.tree)]
@@ -833,6 +912,19 @@ def compare_judge(judge, source, new_file):
     return len(pairs)
 
 
+def descend(judge, subtree):
+    """The judge's folder at subtree (mailfs names, '/' between them), each
+    name found by the judge's rule (names whose directory depends on the
+    order of siblings cannot be part of it); None when it is missing."""
+    node = judge.tree
+    for comp in subtree.split("/"):
+        name = mailname.unescape_folder(comp)
+        node = node.children.get(judge.naming.alone(name)) if node is not None else None
+    if node is None:
+        judge.problems.append("the folder /%s is missing" % subtree)
+    return node
+
+
 def main_written(argv):
     import argparse
     ap = argparse.ArgumentParser(prog="pst_compare_readers.py --source")
@@ -841,6 +933,8 @@ def main_written(argv):
     ap.add_argument("--pffexport")
     ap.add_argument("--readpst")
     ap.add_argument("--extractor")
+    ap.add_argument("--subtree", default="",
+                    help="compare SRC with this folder of the file (mailfs names, '/' between them)")
     ap.add_argument("--new-file", action="store_true",
                     help="the file was made by -o create (an empty Deleted Items of its own)")
     a = ap.parse_args(argv)
@@ -860,7 +954,8 @@ def main_written(argv):
         # subfolders (readpst.c process(): it recurses into a folder only
         # when it has child nodes).
         judges.append(Judge("readpst", tree_of_readpst(a.readpst), RpNaming,
-                            lambda mine, theirs: rp_attachment_name(mine) == theirs, drops_empty_leaves=True, atts_view=rp_attachments))
+                            lambda mine, theirs: rp_attachment_name(mine) == theirs,
+                            drops_empty_leaves=True, atts_view=rp_attachments))
     if a.extractor:
         errors = []
         tree = tree_of_extractor(a.extractor, errors)
@@ -869,7 +964,9 @@ def main_written(argv):
         judges.append(j)
     bad = 0
     for j in judges:
-        n = compare_judge(j, source, a.new_file)
+        if a.subtree and j.tree is not None:
+            j.tree = descend(j, a.subtree)
+        n = compare_judge(j, source, a.new_file and not a.subtree)
         for line in j.by_content:
             print("note  %s: matched by content: %s" % (j.name, line))
         if j.problems:

@@ -45,7 +45,7 @@ judge() {
   check "$label: readpst exits 0" test $? -eq 0
   if [ -n "${MAILFS_PST_EXTRACTOR_DIR:-}" ]; then
     NODE_PATH="$MAILFS_PST_EXTRACTOR_DIR/node_modules" node "$MAILFS_SOURCE_DIR/tests/integration/pst_extractor_dump.js" \
-      "$pst" >"$out/ext" 2>&1
+      "$pst" >"$out/ext" 2>"$out/ext.err"
     check "$label: pst-extractor reads the file" test $? -eq 0
     expect_eq "$label: messages pst-extractor finds" "$(grep -c '^{"t":"M"' "$out/ext")" "$total"
   fi

@@ -19,16 +19,18 @@ touch "$IT_TMP/xattr-probe"
 setfattr -n user.probe -v 1 "$IT_TMP/xattr-probe" 2>/dev/null ||
   skip "$IT_TMP does not support user.* xattrs"
 
-# judge PST LABEL EXPECTED_MESSAGES [SOURCE]: every reader must accept the
-# file and count the messages we expect (EXPECTED_MESSAGES < 0: do not
-# count). With SOURCE, the tree of .eml files that a file made by -o create
-# must hold, the four judges -- a remount, pffexport, readpst and
-# pst-extractor -- must show its folders, per folder the count and subjects
-# of the messages and their attachments' names and bytes; with "sample", a
-# sample file of another producer, the three foreign judges must agree with
-# its remount (pst_compare_readers.py; its summary is logged).
+# judge PST LABEL EXPECTED_MESSAGES [SOURCE | sample [FOLDER TREE]]: every
+# reader must accept the file and count the messages we expect
+# (EXPECTED_MESSAGES < 0: do not count). With SOURCE, the tree of .eml files
+# that a file made by -o create must hold, the four judges -- a remount,
+# pffexport, readpst and pst-extractor -- must show its folders, per folder
+# the count and subjects of the messages and their attachments' names and
+# bytes. With "sample", a sample file of another producer, the three foreign
+# judges must agree with its remount, and its FOLDER (mailfs names) that
+# mailfs filled with the .eml files of TREE must hold TREE as above
+# (pst_compare_readers.py; its summary is logged).
 judge() {
-  local pst=$1 label=$2 want=$3 src=${4:-} out n
+  local pst=$1 label=$2 want=$3 src=${4:-} sub=${5:-} tree=${6:-} out n
   local -a ext=()
   check "$label: mailfs-pstcheck finds nothing" "$PSTCHECK" "$pst"
   out="$IT_TMP/judge.$RANDOM"
@@ -51,7 +53,7 @@ judge() {
   fi
   if [ -n "${MAILFS_PST_EXTRACTOR_DIR:-}" ]; then
     NODE_PATH="$MAILFS_PST_EXTRACTOR_DIR/node_modules" node "$MAILFS_SOURCE_DIR/tests/integration/pst_extractor_dump.js" \
-      "$pst" >"$out/extractor.jsonl" 2>&1
+      "$pst" >"$out/extractor.jsonl" 2>"$out/extractor.err"
     check "$label: pst-extractor reads the file" test $? -eq 0
     check "$label: pst-extractor reports no unreadable part" bash -c '! grep -q "^{\"t\":\"E\"" "$1"' _ "$out/extractor.jsonl"
     [ "$want" -ge 0 ] && expect_eq "$label: messages pst-extractor finds" "$(grep -c '^{"t":"M"' "$out/extractor.jsonl")" "$want"
@@ -65,14 +67,15 @@ judge() {
     # A file of another producer with messages added: the judges against
     # the remount, with the sample's known disagreements (as test_pst_mount.sh).
     local txt=-
-    if [ -n "${MAILFS_PST_EXTRACTOR_DIR:-}" ]; then
-      NODE_PATH="$MAILFS_PST_EXTRACTOR_DIR/node_modules" node "$SHARED_DIR/tools/pst_tree_extractor.js" "$pst" \
-        >"$out/extractor.txt" 2>&1
-      txt=$out/extractor.txt
-    fi
+    [ -s "$out/extractor.jsonl" ] && txt=$out/extractor.jsonl
     python3 "$MAILFS_SOURCE_DIR/tests/integration/pst_compare_readers.py" "$out/mnt" "$out/export.export" \
-      "$out/readpst" "$txt" >"$out/compare.txt" 2>&1
+      "$out/readpst" "$txt" ${sub:+"$sub"} >"$out/compare.txt" 2>&1
     check "$label: the judges show the remount's folders, counts, subjects and attachments" test $? -eq 0
+    if [ -n "$tree" ]; then
+      python3 "$MAILFS_SOURCE_DIR/tests/integration/pst_compare_readers.py" --source "$tree" --subtree "$sub" \
+        --mount "$out/mnt" --pffexport "$out/export.export" --readpst "$out/readpst" "${ext[@]}" >>"$out/compare.txt" 2>&1
+      check "$label: every judge shows the tree copied into $sub as its source" test $? -eq 0
+    fi
   else
     python3 "$MAILFS_SOURCE_DIR/tests/integration/pst_compare_readers.py" --source "$src" --new-file \
       --mount "$out/mnt" --pffexport "$out/export.export" --readpst "$out/readpst" "${ext[@]}" >"$out/compare.txt" 2>&1
@@ -291,7 +294,6 @@ expect_errno "RENAME_NOREPLACE onto a taken name: EEXIST" EEXIST "$rename2_code"
   "$IT_TMP/mv/A/Leer" "$IT_TMP/mv/Voll/B" 1
 stop_mount "$IT_TMP/mv"
 check "the daemon of the folder-move mount exits 0" test $? -eq 0
-judge "$IT_TMP/mv.pst" "file with moved folders" $((n_mb + 1))
 if has_extractor; then
   expect_eq "pst-extractor: messages and folders at the new place" \
     "$(extractor_below "$IT_TMP/mv.pst" "Ärger – 2024/B – verschoben")" "$n_mb $n_mb_folders"
@@ -302,6 +304,7 @@ fi
 mkdir -p "$IT_TMP/mv-want/A/Leer" "$IT_TMP/mv-want/C" "$IT_TMP/mv-want/Ärger – 2024" "$IT_TMP/mv-want/Voll/B"
 cp -a "$mb" "$IT_TMP/mv-want/Ärger – 2024/B – verschoben"
 cp -a "$(find "$mb" -type f -name '*.eml' | sort | head -n 1)" "$IT_TMP/mv-want/Voll/B/"
+judge "$IT_TMP/mv.pst" "file with moved folders" $((n_mb + 1)) "$IT_TMP/mv-want"
 start_mount "$IT_TMP/mv.pst" "$IT_TMP/mv-r" || die "cannot remount mv.pst"
 check "diff -r expected tree / remounted file with moved folders" \
   diff -r -x 'Deleted Items' "$IT_TMP/mv-want" "$IT_TMP/mv-r"
@@ -329,7 +332,7 @@ if [ -f "$sample" ]; then
   done
   stop_mount "$IT_TMP/ol-w"
   check "Outlook sample: the rw daemon exits 0" test $? -eq 0
-  judge "$IT_TMP/ol-mv.pst" "Outlook sample with moved folders" -1
+  judge "$IT_TMP/ol-mv.pst" "Outlook sample with moved folders" -1 sample "Sent Items/SubInbox/Projekt" "$mb"
   if has_extractor; then
     expect_eq "Outlook sample: pst-extractor finds the moved trees" \
       "$(extractor_below "$IT_TMP/ol-mv.pst" "Sent Items/SubInbox")" "$n_mb $((n_mb_folders + 1))"
