@@ -14,6 +14,7 @@
 #include <iostream>
 
 #include "backends/pst/check/pst_check.h"
+#include "backends/pst/writer/messaging/pst_store.h"
 #include "backends/pst/writer/ndb_file.h"
 
 namespace mailfs::pst::writer {
@@ -130,6 +131,55 @@ TEST(NdbFileBig, CommitRate) {
   for (std::size_t i = 0; i < r.findings.size() && i < 10; ++i) {
     std::cout << check::FormatFinding(r.findings[i]) << "\n";
   }
+  fs::remove(path);
+}
+
+TEST(NdbFileBig, OneFolderCommitRate) {
+  // The PST layers alone (no mount): 20,000 small messages added to one
+  // folder, one commit each (fsync on, checkpoints at most once a second
+  // as the daemon does). Prints the rate per 2,000 messages, which should
+  // not fall much as the folder's contents table grows.
+  const char* enabled = std::getenv("MAILFS_PST_BIG_TEST");
+  if (enabled == nullptr || std::string(enabled) != "1") {
+    GTEST_SKIP() << "set MAILFS_PST_BIG_TEST=1 to run the commit benchmark";
+  }
+  const std::string dir = std::getenv("MAILFS_PST_BIG_DIR") ? std::getenv("MAILFS_PST_BIG_DIR")
+                                                            : testing::TempDir();
+  const std::string path = dir + "/pst_ndb_folder_" + std::to_string(::getpid()) + ".pst";
+  constexpr int kMessages = 20000, kBatch = 2000;
+  {
+    auto f = NdbFile::Create(path);
+    f->set_checkpoint_interval(1000);
+    // MAILFS_PST_BIG_NOSYNC=1: without fsync, the CPU cost alone.
+    if (std::getenv("MAILFS_PST_BIG_NOSYNC") != nullptr) f->set_sync(false);
+    PstStore store(*f);
+    store.CreateSkeleton();
+    store.Commit();
+    const std::uint32_t folder = store.CreateFolder(store.ipm_subtree(), "Flat");
+    store.Commit();
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kMessages; ++i) {
+      std::string body;
+      for (int k = 0; k < 12; ++k) body += "Line " + std::to_string(i) + " of a short message body.\r\n";
+      const std::string eml = "From: Sender " + std::to_string(i) + " <s@example.com>\r\nTo: u@example.com\r\n"
+                              "Subject: Small message number " + std::to_string(i) +
+                              "\r\nDate: Mon, 02 Mar 2026 10:00:00 +0000\r\nMessage-ID: <m" + std::to_string(i) +
+                              "@example.com>\r\n\r\n" + body;
+      store.AddMessage(folder, eml, MessageFlags{}, 1772445600 + i);
+      store.Commit();
+      if ((i + 1) % kBatch == 0) {
+        const double took = Seconds(start);
+        std::cout << "messages " << i + 1 - kBatch << " - " << i + 1 << ": " << kBatch / took << " commits/s\n";
+        start = std::chrono::steady_clock::now();
+      }
+    }
+  }
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  std::cout << "file " << fs::file_size(path) << " bytes, peak RSS " << ru.ru_maxrss / 1024 << " MiB\n";
+  const auto r = check::CheckFile(path);
+  EXPECT_EQ(r.errors(), 0u);
+  EXPECT_EQ(r.warnings(), 0u);
   fs::remove(path);
 }
 

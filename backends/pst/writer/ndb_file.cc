@@ -1031,15 +1031,15 @@ std::uint64_t NdbFile::WriteSubnodes(const std::map<std::uint32_t, NodeContent>&
 
 void NdbFile::Release(std::uint64_t bid, int depth) {
   if (bid == 0) return;
+  if (extra_refs_.count(bid & ~1ull) != 0) {
+    // The new tree names this block again: the reference moves over.
+    DropExtraRef(bid);
+    return;
+  }
   const BbtLeaf* found = bbt_.Find(bid & ~1ull);
   if (found == nullptr) {
     LOG(kWarning) << path_ << ": dropping a reference to block " << Hex(bid)
                   << ", which is not in the BBT";
-    return;
-  }
-  if (extra_refs_.count(bid & ~1ull) != 0) {
-    // The new tree names this block again: the reference moves over.
-    DropExtraRef(bid);
     return;
   }
   BbtLeaf leaf = *found;
@@ -1050,10 +1050,14 @@ void NdbFile::Release(std::uint64_t bid, int depth) {
   }
   if (ndb::IsInternalBid(bid) && depth < kMaxNesting) {
     std::string b;
-    try {
-      b = ReadBlock(bid);
-    } catch (const Error& e) {
-      LOG(kWarning) << "not releasing the children of a damaged block: " << e.what();
+    if (auto cached = block_cache_.find(bid & ~1ull); cached != block_cache_.end()) {
+      b = cached->second.bytes;
+    } else {
+      try {
+        b = ReadBlock(bid);
+      } catch (const Error& e) {
+        LOG(kWarning) << "not releasing the children of a damaged block: " << e.what();
+      }
     }
     const auto* p = reinterpret_cast<const std::uint8_t*>(b.data());
     if (b.size() >= 8) {
