@@ -346,12 +346,12 @@ std::string PackMime(std::string_view bytes, std::span<const StoredPart> parts) 
   // The packer's own proof: the value expands to exactly |bytes|.
   bool same = false;
   try {
-    same = PackedMime(packed).Expand([&](std::uint32_t n) {
+    same = PackedMime(packed).Matches(bytes, [&](std::uint32_t n) {
       for (const StoredPart& part : parts) {
-        if (part.number == n) return std::string(part.bytes);
+        if (part.number == n) return part.bytes;
       }
       throw Error(Errc::kCorrupt, "no part " + std::to_string(n));
-    }) == bytes;
+    });
   } catch (const Error&) {
     same = false;
   }
@@ -443,6 +443,28 @@ PackedMime::PackedMime(std::string_view stored) {
 std::string_view PackedMime::Head() const {
   if (records_.empty() || !records_.front().literal) return {};
   return Text(records_.front());
+}
+
+bool PackedMime::Matches(std::string_view bytes,
+                         const std::function<std::string_view(std::uint32_t)>& part) const {
+  if (bytes.size() != size_) return false;
+  std::size_t at = 0;
+  for (const Record& r : records_) {
+    std::string encoded;
+    std::string_view piece;
+    if (r.literal) {
+      piece = Text(r);
+    } else {
+      std::string_view stored = part(r.part);
+      if (stored.size() != r.decoded_size) return false;
+      encoded = r.kind == 'B' ? Base64Lines(stored, r.width, EolOf(r.layout), (r.layout & 2) == 0)
+                              : TextForm(stored, r.layout);
+      piece = encoded;
+    }
+    if (bytes.size() - at < piece.size() || bytes.compare(at, piece.size(), piece) != 0) return false;
+    at += piece.size();
+  }
+  return at == bytes.size() && (!checked_ || Crc32(bytes) == crc_);
 }
 
 std::string PackedMime::Expand(const std::function<std::string(std::uint32_t)>& part) const {

@@ -69,6 +69,9 @@ class PackedMime {
   // Throws Error(kCorrupt) when a part is missing or of the wrong size, or
   // the result does not match the recorded size and checksum.
   std::string Expand(const std::function<std::string(std::uint32_t)>& part = {}) const;
+  // True when expanding would give exactly |bytes|; holds one encoded part
+  // at a time, never the whole expansion.
+  bool Matches(std::string_view bytes, const std::function<std::string_view(std::uint32_t)>& part) const;
 
  private:
   struct Record {

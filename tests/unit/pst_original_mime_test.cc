@@ -75,6 +75,12 @@ TEST(OriginalMime, AttachmentsAreReferencedNotCopied) {
   EXPECT_EQ(mime::HeaderBlock(std::string(p.Head())), mime::HeaderBlock(msg));
   auto part = [&](std::uint32_t n) { return std::string(parts.at(n)); };
   EXPECT_EQ(p.Expand(part), msg);
+  auto view = [&](std::uint32_t n) { return parts.at(n); };
+  EXPECT_TRUE(p.Matches(msg, view));
+  std::string changed = msg;
+  changed[msg.size() / 2] ^= 1;
+  EXPECT_FALSE(p.Matches(changed, view));
+  EXPECT_FALSE(p.Matches(msg.substr(1), view));
   // Without the attachments the bytes cannot be had: an error, not a guess.
   EXPECT_THROW(UnpackOriginalMime(packed), Error);
   EXPECT_THROW(p.Expand([&](std::uint32_t n) { return n == 2 ? a.substr(1) : part(n); }), Error);

@@ -300,7 +300,7 @@ class Builder {
  private:
   std::uint32_t NewLtpNid() { return store_.AllocateNid(NidType::kLtp); }
   NodeContent BuildAttachment(const Attachment& a, std::uint32_t number, std::uint32_t& size_out,
-                              ltp::TableRow& row, std::string bytes);
+                              ltp::TableRow& row, std::string_view bytes);
 
   const NamedIds& ids_;
   NodeStore& store_;
@@ -308,7 +308,7 @@ class Builder {
 
 // |bytes|: the decoded content of a leaf part (unused for message/rfc822).
 NodeContent Builder::BuildAttachment(const Attachment& a, std::uint32_t number, std::uint32_t& size_out,
-                                     ltp::TableRow& row, std::string bytes) {
+                                     ltp::TableRow& row, std::string_view bytes) {
   const mime::Part& p = *a.part;
   PropertyMap m;
   auto nid_source = [this] { return NewLtpNid(); };
@@ -458,9 +458,19 @@ BuiltMessage Builder::Build(const mime::Message& msg, std::string_view raw, cons
   ApplyFlags(m, flags, ids_);
   // Decoded attachment contents by attachment number; the kept original
   // refers to them instead of holding their base64 again.
-  std::vector<std::string> contents(c.attachments.size());
+  // Views of the parsed bodies where they are in memory (a copy otherwise):
+  // a large message is not held once more.
+  std::vector<std::string_view> contents(c.attachments.size());
+  std::vector<std::string> copies;
+  copies.reserve(c.attachments.size());
   for (std::size_t i = 0; i < c.attachments.size(); ++i) {
-    if (!c.attachments[i].part->message) contents[i] = BlobBytes(c.attachments[i].part->body);
+    const mime::Part& p = *c.attachments[i].part;
+    if (p.message || !p.body) continue;
+    if (const auto* in_memory = dynamic_cast<const StringBlob*>(p.body.get())) {
+      contents[i] = in_memory->data();
+    } else {
+      contents[i] = copies.emplace_back(BlobBytes(p.body));
+    }
   }
   if (!raw.empty() && ids_.original_mime != 0) {
     std::vector<StoredPart> parts;
@@ -493,7 +503,7 @@ BuiltMessage Builder::Build(const mime::Message& msg, std::string_view raw, cons
       row.row_id = anid;
       row.row_ver = number;
       std::uint32_t size = 0;
-      subnodes[anid] = BuildAttachment(a, number, size, row, std::move(contents[number]));
+      subnodes[anid] = BuildAttachment(a, number, size, row, contents[number]);
       table.rows.push_back(std::move(row));
       ++number;
     }
