@@ -221,9 +221,11 @@ std::string CollisionName(std::string_view base, std::string_view sha256_hex, in
   name += " ~";
   name.append(sha256_hex.substr(0, kKeyHexDigits));
   if (dup_index >= 2) {
-    name += "-" + std::to_string(dup_index);
+    name += '-';
+    name += std::to_string(dup_index);
   }
-  return name + ".eml";
+  name += ".eml";
+  return name;
 }
 
 std::string UnreadableName(std::string_view backend_identity) {

@@ -447,7 +447,8 @@ void ExtractBuilder::PabRow(const Row& row) {
     if (rewritten) {
       std::string line;
       for (std::size_t i = 0; i < values.size(); ++i) {
-        line += (i ? "," : "") + CsvField(values[i]);
+        if (i != 0) line += ',';
+        line += CsvField(values[i]);
       }
       record.lines.push_back(std::move(line));
     } else {

@@ -1388,7 +1388,8 @@ std::string MessageIdOf(const std::string& content) {
       for (std::size_t next = eol + 1; next < head.size() && (head[next] == ' ' || head[next] == '\t');) {
         std::size_t e = head.find('\n', next);
         if (e == std::string_view::npos) e = head.size();
-        value += " " + std::string(head.substr(next, e - next));
+        value += ' ';
+        value.append(head.substr(next, e - next));
         next = e + 1;
       }
       std::size_t lt = value.find('<');

@@ -57,6 +57,10 @@ struct Part {
   // Leaf content, transfer encoding undone. For text/* parts: UTF-8 text,
   // unless keep_bytes is set. nullptr means empty.
   BlobPtr body;
+  // Set by the parser for a text/* leaf whose bytes the conversion to UTF-8
+  // with CRLF line ends changed: the transfer-decoded bytes as they were (a
+  // text attachment is stored as its own bytes, not as the converted text).
+  BlobPtr original_body;
   // Leaf bytes rendered exactly as they are: base64, no charset parameter
   // added and no transcoding or line-end normalisation, even for text/*
   // types (an attachment that must keep its stored bytes). Ignored for

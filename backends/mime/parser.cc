@@ -573,7 +573,9 @@ Part ParsePart(const std::vector<Header>& fields,
     return part;
   }
   if (part.type == "text") {
-    part.body = BlobOf(NormalizeLineEnds(ToUtf8(charset, *decoded)));
+    std::string text = NormalizeLineEnds(ToUtf8(charset, *decoded));
+    if (text != *decoded) part.original_body = BlobOf(std::move(*decoded));
+    part.body = BlobOf(std::move(text));
     return part;
   }
   part.body = BlobOf(std::move(*decoded));

@@ -454,6 +454,28 @@ TEST(PstMessagingMessages, BodiesAttachmentsAndEmbeddedMessages) {
   EXPECT_EQ(store.OriginalMime(m), std::string(kAlternativeWithAttachments));
 }
 
+// A text attachment is stored as its own bytes (charset and bare LF line
+// ends as sent), not as the UTF-8 CRLF text the parser makes of it.
+TEST(PstMessagingMessages, TextAttachmentsKeepTheirBytes) {
+  MemoryNodeStore nodes;
+  PstStore store(nodes);
+  store.CreateSkeleton();
+  std::uint32_t f = store.CreateFolder(store.ipm_subtree(), "Inbox");
+  const std::string eml =
+      "From: a@b.c\r\nSubject: latin\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"z\"\r\n\r\n"
+      "--z\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+      "--z\r\nContent-Type: text/plain; charset=iso-8859-1; name=\"x.txt\"\r\n"
+      "Content-Disposition: attachment; filename=\"x.txt\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+      "Y2Fm6QpsaW5lMgo=\r\n--z--\r\n";
+  std::uint32_t m = store.AddMessage(f, eml, {}, 1);
+  NodeContent node = nodes.ReadNode(m);
+  ltp::Table at = ltp::ParseTable(node.subnodes.at(kAttachmentTableNid), "attachments");
+  ASSERT_EQ(at.rows.size(), 1u);
+  ltp::PropertyMap a = ltp::ParsePc(node.subnodes.at(at.rows[0].row_id), "attachment").props;
+  EXPECT_EQ(ltp::GetBinary(a, 0x3701), "caf\xe9\nline2\n");
+  EXPECT_EQ(store.OriginalMime(m), eml);
+}
+
 TEST(PstMessagingMessages, LargeValuesHtmlOnlyAndEmptyMessage) {
   MemoryNodeStore nodes;
   PstStore store(nodes);

@@ -214,6 +214,33 @@ TEST(NdbFile, CreateMakesAnEmptyValidFile) {
   EXPECT_EQ(f->AllocateNid(NidType::kNormalFolder), 0x8022u);  // §10: first folder 0x401
 }
 
+// Create(..., publish=false): the file has no name until Publish(), which
+// never replaces a file that appeared meanwhile; Discard() leaves nothing.
+TEST(NdbFile, UnpublishedFileAppearsOnlyWhenPublished) {
+  TempDir dir;
+  const std::string path = dir / "late.pst";
+  auto f = NdbFile::Create(path, 0, false);
+  EXPECT_FALSE(fs::exists(path));
+  NodeContent c;
+  c.blocks = {"payload"};
+  f->PutNode(0x21, 0, c);
+  f->Commit();
+  EXPECT_FALSE(fs::exists(path));
+  f->Publish();
+  ASSERT_TRUE(fs::exists(path));
+  ExpectCheckClean(path);
+  EXPECT_EQ(NdbFile::Open(path, false)->ReadNode(0x21).blocks, c.blocks);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
+
+  const std::string raced = dir / "raced.pst";
+  auto g = NdbFile::Create(raced, 0, false);
+  { std::ofstream(raced) << "someone else's"; }
+  EXPECT_EQ(CaughtError([&] { g->Publish(); }).code(), Errc::kExists);
+  EXPECT_EQ(Slurp(raced), "someone else's");
+  g->Discard();
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 2);
+}
+
 class SkeletonTest : public testing::TestWithParam<int> {};
 
 TEST_P(SkeletonTest, CopyOfOutlooksSkeletonOpensInEveryReader) {

@@ -93,17 +93,20 @@ class PstWriteBackend final : public Backend {
   PstWriteBackend(const std::string& path, const PstWriteOptions& options) : path_(path) {
     if (options.create) {
       if (FileExists(path)) throw Error(Errc::kExists, path + ": file exists (create never overwrites; use rw)");
-      file_ = NdbFile::Create(path);
+      // The file appears under its name only with its skeleton committed: a
+      // crash before that leaves no file (a temporary one beside it at most).
+      file_ = NdbFile::Create(path, 0, /*publish=*/false);
       file_->set_checkpoint_interval(kCheckpointMs);
       try {
         store_ = std::make_unique<PstStore>(*file_);
         store_->CreateSkeleton();
         store_->Commit();
         root_ = store_->ipm_subtree();
+        file_->Publish();
       } catch (...) {
         store_.reset();
+        file_->Discard();
         file_.reset();
-        ::unlink(path.c_str());  // a file without its skeleton is of no use to anyone
         throw;
       }
     } else {

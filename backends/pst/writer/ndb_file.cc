@@ -1,6 +1,7 @@
 #include "backends/pst/writer/ndb_file.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -117,7 +118,7 @@ void ArmFromEnvironment(std::optional<CrashPoint>* point, int* count) {
 
 }  // namespace
 
-std::unique_ptr<NdbFile> NdbFile::Create(const std::string& path, std::uint8_t crypt_method) {
+std::unique_ptr<NdbFile> NdbFile::Create(const std::string& path, std::uint8_t crypt_method, bool publish) {
   if (crypt_method != ndb::kCryptNone && crypt_method != ndb::kCryptPermute) {
     throw Error(Errc::kInvalid, path + ": unsupported encoding " + std::to_string(crypt_method));
   }
@@ -157,20 +158,42 @@ std::unique_ptr<NdbFile> NdbFile::Create(const std::string& path, std::uint8_t c
     }
     f->Commit();
     if (::fsync(f->fd_) != 0) ThrowErrno(Errc::kIo, "fsync " + tmp, errno);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) ThrowErrno(Errc::kIo, "rename to " + path, errno);
+    f->unpublished_ = tmp;
+    if (publish) f->Publish();
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;
   }
+  return f;
+}
+
+void NdbFile::Publish() {
+  if (unpublished_.empty()) return;
+  // RENAME_NOREPLACE: a file that appeared at |path_| meanwhile is kept.
+  if (::renameat2(AT_FDCWD, unpublished_.c_str(), AT_FDCWD, path_.c_str(), RENAME_NOREPLACE) != 0) {
+    int err = errno;
+    struct stat st;
+    if (err == EEXIST) throw Error(Errc::kExists, path_ + ": file exists");
+    if (err != EINVAL || ::stat(path_.c_str(), &st) == 0 ||
+        ::rename(unpublished_.c_str(), path_.c_str()) != 0) {  // a file system without the flag
+      ThrowErrno(Errc::kIo, "rename to " + path_, err == EINVAL ? errno : err);
+    }
+  }
+  unpublished_.clear();
   // Make the rename durable.
-  std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
-  if (dir.empty()) dir = path.rfind('/') == 0 ? "/" : ".";
+  std::string dir = path_.substr(0, path_.rfind('/') == std::string::npos ? 0 : path_.rfind('/'));
+  if (dir.empty()) dir = path_.rfind('/') == 0 ? "/" : ".";
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
   }
-  return f;
+}
+
+void NdbFile::Discard() {
+  if (unpublished_.empty()) return;
+  ::unlink(unpublished_.c_str());
+  unpublished_.clear();
 }
 
 std::unique_ptr<NdbFile> NdbFile::Open(const std::string& path, bool writable) {
@@ -693,6 +716,7 @@ std::string NdbFile::AMapPage(std::uint64_t range) const {
 void NdbFile::Crash(CrashPoint point) {
   if (crash_hook_) crash_hook_(point);
   if (env_crash_point_ && *env_crash_point_ == point && --env_crash_count_ == 0) {
+    LOG(kWarning) << "MAILFS_PST_CRASH: crash point " << CrashPointName(point) << " reached, killing the daemon";
     ::kill(::getpid(), SIGKILL);
     ::pause();
   }

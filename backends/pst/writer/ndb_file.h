@@ -105,7 +105,16 @@ class NdbFile final : public NodeStore {
   // Creates a new, empty Unicode PST at |path| (which must not exist):
   // header, empty BBT and NBT, density list, one AMap range. Atomic: the file
   // appears complete or not at all. bCryptMethod 0 (none) or 1 (permute).
-  static std::unique_ptr<NdbFile> Create(const std::string& path, std::uint8_t crypt_method = 0);
+  // With |publish| false the file stays under a temporary name beside
+  // |path| until Publish(), so that a caller can commit more (a PST's
+  // skeleton) before the file appears.
+  static std::unique_ptr<NdbFile> Create(const std::string& path, std::uint8_t crypt_method = 0,
+                                         bool publish = true);
+  // Gives a file made by Create(..., false) its name (never replacing a file
+  // that appeared there meanwhile: kExists) and makes that durable.
+  void Publish();
+  // Removes a file made by Create(..., false) and never published.
+  void Discard();
   // Opens an existing Unicode PST. Throws Error(kCorrupt) naming the file
   // and offset for damage, kUnsupported for ANSI files or other versions.
   static std::unique_ptr<NdbFile> Open(const std::string& path, bool writable);
@@ -230,6 +239,7 @@ class NdbFile final : public NodeStore {
   void RollBack();
 
   std::string path_;
+  std::string unpublished_;  // the temporary name until Publish()
   int fd_ = -1;
   bool writable_ = false;
   bool sync_ = true;

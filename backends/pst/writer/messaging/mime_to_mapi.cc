@@ -465,11 +465,13 @@ BuiltMessage Builder::Build(const mime::Message& msg, std::string_view raw, cons
   copies.reserve(c.attachments.size());
   for (std::size_t i = 0; i < c.attachments.size(); ++i) {
     const mime::Part& p = *c.attachments[i].part;
-    if (p.message || !p.body) continue;
-    if (const auto* in_memory = dynamic_cast<const StringBlob*>(p.body.get())) {
+    // A text attachment keeps its own bytes (charset and line ends as sent).
+    const BlobPtr& body = p.original_body ? p.original_body : p.body;
+    if (p.message || !body) continue;
+    if (const auto* in_memory = dynamic_cast<const StringBlob*>(body.get())) {
       contents[i] = in_memory->data();
     } else {
-      contents[i] = copies.emplace_back(BlobBytes(p.body));
+      contents[i] = copies.emplace_back(BlobBytes(body));
     }
   }
   if (!raw.empty() && ids_.original_mime != 0) {
