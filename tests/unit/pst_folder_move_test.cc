@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "backends/error.h"
+#include "tests/support/temp_dir.h"
 #include "backends/pst/check/pst_check.h"
 #include "backends/pst/pst_backend.h"
 #include "backends/pst/writer/ltp/heap.h"
@@ -203,29 +204,8 @@ TEST(PstFolderMove, Refusals) {
 // ---------------------------------------------------------------------------
 // Real files.
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = testing::TempDir() + "/pst_move_XXXXXX";
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing_support::Slurp;
+using testing_support::TempDir;
 
 // The findings of mailfs-pstcheck without their file offsets (a rewritten
 // node moves).

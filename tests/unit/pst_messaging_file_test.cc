@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "backends/error.h"
+#include "tests/support/temp_dir.h"
 #include "backends/pst/check/pst_check.h"
 #include "backends/pst/mailfs_props.h"
 #include "backends/pst/pst_backend.h"
@@ -37,29 +38,8 @@ namespace {
 namespace fs = std::filesystem;
 const std::string kFixtures = std::string(MAILFS_SHARED_DIR) + "/fixtures/pst/";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = testing::TempDir() + "/pst_msg_XXXXXX";
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing_support::Slurp;
+using testing_support::TempDir;
 
 struct RunResult {
   int rc;

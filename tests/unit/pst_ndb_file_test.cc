@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "backends/error.h"
+#include "tests/support/temp_dir.h"
 #include "backends/pst/check/pst_check.h"
 #include "backends/pst/pff.h"
 #include "backends/pst/writer/ndb_format.h"
@@ -31,29 +32,8 @@ namespace fs = std::filesystem;
 const std::string kFixtures = std::string(MAILFS_SHARED_DIR) + "/fixtures/pst/";
 const std::string kEmpty = kFixtures + "ms-outlook-pst-rs-Empty.pst";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = testing::TempDir() + "/pst_ndb_XXXXXX";
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing_support::Slurp;
+using testing_support::TempDir;
 
 struct RunResult {
   int rc;
